@@ -1,0 +1,5 @@
+import sys
+
+from edgeppg.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,80 @@
+"""The `edgeppg` entry point. Commands load lazily so `edgeppg --help` stays fast (no torch/TF import)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from edgeppg import __version__
+from edgeppg.errors import EdgePPGError
+
+# command name -> "module:attribute"; each module owns one command (or group).
+COMMANDS: dict[str, str] = {
+    "data": "edgeppg.cli.data:data",
+    "pretrain": "edgeppg.cli.train:pretrain",
+    "finetune": "edgeppg.cli.train:finetune",
+    "distill": "edgeppg.cli.distill:distill",
+    "experiment": "edgeppg.cli.experiment:experiment",
+    "export": "edgeppg.cli.export:export",
+    "verify": "edgeppg.cli.verify:verify",
+    "check": "edgeppg.cli.verify:check",
+    "bench": "edgeppg.cli.bench:bench",
+    "run": "edgeppg.cli.run:run",
+    "config": "edgeppg.cli.run:config",
+}
+
+
+def _load(name: str):
+    module, attr = COMMANDS[name].split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(n for n in COMMANDS if importlib.util.find_spec(COMMANDS[n].split(":")[0]))
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        try:
+            return _load(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("edgeppg"):
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgeppg")
+def cli():
+    """edgeppg: ECG-pretrained teacher -> distilled int8 PPG student -> firmware.
+
+    \b
+    Typical flow:
+      edgeppg data synth --n 2000 --out runs/data
+      edgeppg run --preset default --out runs/demo      # the whole pipeline
+    """
+
+
+def main(argv=None) -> int:
+    """Run the CLI; EdgePPGError becomes one line on stderr and its exit code (2 input, 1 failed check)."""
+    try:
+        cli.main(args=argv, prog_name="edgeppg", standalone_mode=False)
+    except EdgePPGError as exc:
+        click.echo(f"edgeppg: error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("edgeppg: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
