@@ -194,3 +194,11 @@ if __name__ == "__main__":
         y = m(torch.zeros(2, 1, 512))
         print(f"{n:6s} params={s.params():7d} torch_params={sum(p.numel() for p in m.parameters()):7d} "
               f"macs={s.macs():9d} lengths={s.lengths()}")
+
+
+Student.arch = "student"
+Student.config_json = lambda self: self.spec.to_json()
+
+
+def from_config_json(d: dict) -> Student:
+    return Student(StudentSpec.from_json(d))

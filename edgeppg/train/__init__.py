@@ -1,0 +1,1 @@
+"""Training: one fit() loop, objectives (supervised, distillation), checkpoints."""

@@ -1,0 +1,139 @@
+"""Checkpoints: safetensors weights (never pickle) + a JSON sidecar that alone rebuilds the model.
+
+    <name>.safetensors   tensors (fp32, or fp16 for small release files)
+    <name>.json          {"schema", "arch", "model_config", "weights_sha256", "train_config", "metrics",
+                          "parent_sha256", "input": {fs_hz, window_s, channels}, "versions", ...}
+
+Loading verifies the weights' sha256 against the sidecar (tampered/corrupt files are refused), refuses
+pickle / torch.save files outright, and checks the architecture before touching any model.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from edgeppg import __version__
+from edgeppg.errors import EdgePPGError
+from edgeppg.io import atomic_write_bytes, atomic_write_json, sha256_bytes, to_jsonable
+from edgeppg.models.registry import build_from_config, config_json
+
+SCHEMA = "edgeppg.checkpoint/1"
+
+
+@dataclass
+class Checkpoint:
+    model: nn.Module
+    meta: dict[str, Any]
+    path: Path
+
+    @property
+    def sha256(self) -> str:
+        return self.meta["weights_sha256"]
+
+    @property
+    def arch(self) -> str:
+        return self.meta["arch"]
+
+
+def sidecar_path(path: Path) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, *, train_config: Any = None, metrics: dict | None = None,
+                    parent_sha256: str | None = None, input_spec: dict | None = None, extra: dict | None = None,
+                    half: bool = False) -> Path:
+    """Write weights then sidecar, each atomically; returns the .safetensors path."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_suffix(".safetensors")
+    arch, cfg = config_json(model)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if half:  # release files: fp16 floats keep the repo small; loading casts back to fp32
+        state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
+    blob = st_save(state, metadata={"schema": SCHEMA, "arch": arch})
+    meta = {
+        "schema": SCHEMA, "arch": arch, "model_config": cfg, "weights_sha256": sha256_bytes(blob),
+        "weights_file": path.name, "weights_dtype": "float16" if half else "float32",
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "train_config": to_jsonable(train_config.__dict__ if hasattr(train_config, "__dataclass_fields__") else train_config),
+        "metrics": metrics or {}, "parent_sha256": parent_sha256, "input": input_spec or {},
+        "versions": {"edgeppg": __version__, "torch": torch.__version__},
+    }
+    if extra:
+        meta.update(extra)
+    atomic_write_bytes(path, blob)
+    atomic_write_json(sidecar_path(path), meta)
+    return path
+
+
+def _sniff(path: Path, head: bytes) -> None:
+    """Refuse non-safetensors files before any parser sees them (pickle payloads must never run)."""
+    if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or head[:1] in (b"(", b"c", b"]", b"}"):
+        raise EdgePPGError(f"{path} is a pickle file; edgeppg loads weights only from .safetensors "
+                           f"(convert a trusted state dict with torch.load(weights_only=True) + safetensors.torch.save_file)")
+    if head[:4] == b"PK\x03\x04":
+        raise EdgePPGError(f"{path} is a torch.save/zip archive; edgeppg loads weights only from .safetensors "
+                           f"(convert a trusted state dict with torch.load(weights_only=True) + safetensors.torch.save_file)")
+    if len(head) < 9:
+        raise EdgePPGError(f"{path} is truncated ({len(head)} bytes); re-download or re-train it")
+    (n,) = struct.unpack("<Q", head[:8])
+    if head[8:9] != b"{" or n > 100_000_000:
+        raise EdgePPGError(f"{path} is not a safetensors file (bad header); pass a checkpoint written by edgeppg")
+
+
+def read_meta(path: str | Path) -> dict:
+    path = Path(path)
+    side = sidecar_path(path)
+    if not side.is_file():
+        raise EdgePPGError(f"checkpoint sidecar {side} not found; a checkpoint is <name>.safetensors + <name>.json")
+    try:
+        meta = json.loads(side.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgePPGError(f"checkpoint sidecar {side} is not valid JSON ({exc}); the checkpoint is corrupt") from None
+    if meta.get("schema") != SCHEMA:
+        raise EdgePPGError(f"{side} has schema {meta.get('schema')!r}, expected {SCHEMA!r}")
+    return meta
+
+
+def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Verified tensors + sidecar, without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise EdgePPGError(f"checkpoint {path} not found; pass a .safetensors file written by edgeppg or a shipped name")
+    blob = path.read_bytes()
+    _sniff(path, blob[:16])
+    meta = read_meta(path)
+    actual = sha256_bytes(blob)
+    if actual != meta.get("weights_sha256"):
+        raise EdgePPGError(f"{path} does not match its sidecar (sha256 {actual[:12]}… != {str(meta.get('weights_sha256'))[:12]}…): "
+                           f"the file is corrupt, truncated or was modified; restore it or re-train")
+    try:
+        state = st_load(blob)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types for malformed files
+        raise EdgePPGError(f"{path} is not a readable safetensors file ({exc}); re-download or re-train it") from None
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}, meta
+
+
+def load_checkpoint(path: str | Path, expect_arch: str | None = None) -> Checkpoint:
+    """Rebuild the model from the sidecar config and load verified weights (strict)."""
+    path = Path(path)
+    state, meta = load_state(path)
+    if expect_arch and meta.get("arch") != expect_arch:
+        raise EdgePPGError(f"{path} is a {meta.get('arch')!r} checkpoint, expected {expect_arch!r}")
+    model = build_from_config(meta["arch"], meta["model_config"])
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise EdgePPGError(f"{path} weights do not fit its declared {meta['arch']} config ({first}); the checkpoint is inconsistent") from None
+    model.eval()
+    return Checkpoint(model=model, meta=meta, path=path)
