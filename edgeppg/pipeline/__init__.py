@@ -1,0 +1,1 @@
+"""`edgeppg run`: the whole pipeline as resumable stages, plus its report."""

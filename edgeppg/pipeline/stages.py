@@ -1,0 +1,140 @@
+"""Resumable stages: each stage folder records the config slice and input hashes it was made from.
+
+RUN/<stage>/stage.json   written LAST (atomically) when a stage finishes: config hash, input hashes,
+                         output files with sha256, metrics, seconds. Present + matching = skip.
+RUN/<stage>/attempt.json written when a stage starts: if a later run has a different config/inputs,
+                         the half-finished folder is wiped; if it matches, the stage resumes in place
+                         (training picks up its last epoch checkpoint).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeppg.io import atomic_write_json, dumps_json, sha256_file
+
+STAGE_SCHEMA = "edgeppg.stage/1"
+
+
+def config_hash(obj: Any) -> str:
+    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+    return hashlib.sha256(dumps_json(data).encode()).hexdigest()
+
+
+@dataclass
+class StageContext:
+    name: str
+    dir: Path
+    config: Any
+    inputs: dict[str, "StageRecord"]
+    log: Callable[[str], None]
+
+    def input_dir(self, stage: str) -> Path:
+        return self.inputs[stage].dir
+
+
+@dataclass
+class StageRecord:
+    name: str
+    dir: Path
+    config_sha256: str
+    input_sha256: dict[str, str]
+    outputs: dict[str, str]  # relative file -> sha256
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: bool = False
+
+    @property
+    def sha256(self) -> str:
+        """What downstream stages key on: the hash of this stage's outputs."""
+        return hashlib.sha256(dumps_json(self.outputs).encode()).hexdigest()
+
+    def to_json(self) -> dict:
+        return {"schema": STAGE_SCHEMA, "name": self.name, "config_sha256": self.config_sha256,
+                "input_sha256": self.input_sha256, "outputs": self.outputs, "metrics": self.metrics,
+                "seconds": self.seconds}
+
+
+@dataclass
+class Stage:
+    name: str
+    config: Any
+    needs: tuple[str, ...]
+    fn: Callable[[StageContext], dict]  # does the work inside ctx.dir, returns key metrics
+    outputs: Callable[[Path], list[Path]] | None = None  # which files to hash (default: all files)
+    extra_inputs: Callable[[], dict[str, str]] | None = None  # e.g. a shipped checkpoint's sha256
+
+
+def _hash_outputs(stage_dir: Path, files: list[Path] | None) -> dict[str, str]:
+    if files is None:
+        files = [p for p in stage_dir.rglob("*") if p.is_file() and p.name not in ("stage.json", "attempt.json")
+                 and not p.name.startswith(".")]
+    return {str(p.relative_to(stage_dir)): sha256_file(p) for p in sorted(files)}
+
+
+def _load_record(stage_dir: Path) -> dict | None:
+    p = stage_dir / "stage.json"
+    if not p.is_file():
+        return None
+    try:
+        rec = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return rec if rec.get("schema") == STAGE_SCHEMA else None
+
+
+def _outputs_intact(stage_dir: Path, outputs: dict[str, str]) -> bool:
+    for rel, sha in outputs.items():
+        p = stage_dir / rel
+        if not p.is_file() or sha256_file(p) != sha:
+            return False
+    return True
+
+
+def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Callable[[str], None]) -> StageRecord:
+    """Skip when the record matches config + inputs and outputs are intact; else (re)run, resuming in place."""
+    stage_dir = run_dir / stage.name
+    cfg_sha = config_hash(stage.config)
+    input_sha = {n: done[n].sha256 for n in stage.needs}
+    if stage.extra_inputs:
+        input_sha.update(stage.extra_inputs())
+    rec = _load_record(stage_dir)
+    if (rec and rec["config_sha256"] == cfg_sha and rec["input_sha256"] == input_sha
+            and _outputs_intact(stage_dir, rec["outputs"])):
+        return StageRecord(stage.name, stage_dir, cfg_sha, input_sha, rec["outputs"], rec.get("metrics", {}),
+                           rec.get("seconds", 0.0), skipped=True)
+    attempt = {"config_sha256": cfg_sha, "input_sha256": input_sha}
+    attempt_path = stage_dir / "attempt.json"
+    prev = json.loads(attempt_path.read_text()) if attempt_path.is_file() else None
+    if stage_dir.exists() and prev != attempt:
+        shutil.rmtree(stage_dir)  # made from other config/inputs: nothing in it can be reused
+    (stage_dir / "stage.json").unlink(missing_ok=True)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(attempt_path, attempt)
+    t0 = time.perf_counter()
+    ctx = StageContext(stage.name, stage_dir, stage.config, {n: done[n] for n in stage.needs}, log)
+    metrics = stage.fn(ctx) or {}
+    seconds = time.perf_counter() - t0
+    outputs = _hash_outputs(stage_dir, stage.outputs(stage_dir) if stage.outputs else None)
+    record = StageRecord(stage.name, stage_dir, cfg_sha, input_sha, outputs, metrics, round(seconds, 3))
+    atomic_write_json(stage_dir / "stage.json", record.to_json())
+    return record
+
+
+def run_stages(stages: list[Stage], run_dir: Path, log: Callable[[str], None],
+               on_done: Callable[[StageRecord], None] | None = None) -> dict[str, StageRecord]:
+    done: dict[str, StageRecord] = {}
+    for st in stages:
+        log(f"[{st.name}] ...")
+        rec = run_stage(st, run_dir, done, log)
+        done[st.name] = rec
+        if on_done:
+            on_done(rec)
+    return done
