@@ -94,6 +94,11 @@ class ExportConfig:
     max_hr_mae_increase_bpm: float = 0.3
     max_f1_drop: float = 0.01
     max_onnx_abs_diff: float = 1e-4
+    heldout_windows: int = 500  # TEST-split windows scored by every backend and shipped as heldout.npz
+    name: str = ""  # model name in the manifest and C symbols ("" = the student preset name)
+    qat_steps: int = 300  # quantization-aware fine-tune length when PTQ misses a tolerance and qat = true
+    qat_lr: float = 1e-4
+    qat_batch: int = 32
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,8 @@ def validate(obj, where: str = "") -> None:
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if f.name in ("epochs", "batch_size", "n_windows", "calib_windows", "windows", "runs", "num_threads") and v < 1:
+            if f.name in ("epochs", "batch_size", "n_windows", "calib_windows", "windows", "runs", "num_threads",
+                          "heldout_windows", "qat_steps", "qat_batch") and v < 1:
                 bad(f.name, f"must be >= 1, got {v}")
             if f.name in ("lr", "window_s", "fs_ppg_hz", "fs_ecg_hz", "input_fs_hz", "temperature") and v <= 0:
                 bad(f.name, f"must be > 0, got {v}")
