@@ -78,9 +78,16 @@ class DistillConfig:
     temperature: float = 4.0
     alpha: float = 0.7  # weight of the soft (teacher) term in the rhythm loss
     hr_mode: str = "regression"  # "regression" | "bins"
+    hr_alpha: float = 0.5  # weight of the teacher's HR/RR (vs the label) in the HR/RR loss
+    hr_sigma_bpm: float = 3.0  # width of the Gaussian soft target over HR bins (hr_mode = "bins")
     hint_weight: float = 0.0
     loss_balance: str = "fixed"
     seeds: tuple[int, ...] = (0,)
+    labels: Optional[int] = None  # labelled training windows the student may use (None = all); the rest are teacher-only
+    label_seed: int = 0  # which windows keep their labels (stratified, fixed across student seeds)
+    unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher
+    unlabelled_seed: int = 1001  # generator seed for those windows (differs from data.seed: new windows)
+    cache_dir: Optional[str] = None  # also keep teacher outputs on disk here (keyed by teacher + data sha256)
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=30, lr=5e-3, batch_size=128))
 
 
@@ -229,7 +236,8 @@ def validate(obj, where: str = "") -> None:
                 bad(f.name, f"must be >= 1, got {v}")
             if f.name in ("lr", "window_s", "fs_ppg_hz", "fs_ecg_hz", "input_fs_hz", "temperature") and v <= 0:
                 bad(f.name, f"must be > 0, got {v}")
-            if f.name in ("val_frac", "test_frac", "alpha", "warmup_frac") and not (0 <= v < 1 or (f.name == "alpha" and v == 1)):
+            if f.name in ("val_frac", "test_frac", "alpha", "hr_alpha", "warmup_frac") and not (
+                    0 <= v < 1 or (f.name in ("alpha", "hr_alpha") and v == 1)):
                 bad(f.name, f"must be in [0, 1), got {v}")
     if isinstance(obj, DataConfig) and obj.val_frac + obj.test_frac >= 0.9:
         bad("val_frac + test_frac", "leave too little training data (must be < 0.9)")
