@@ -32,3 +32,27 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records):
                         progress=progress)
     click.echo(format_summary(info))
     click.echo(f"wrote {out}/ecg.npz, {out}/ppg.npz, {out}/corpus.json")
+
+
+@data.command(name="import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
+@click.option("--fs", "fs_hz", type=float, default=None, help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
+@click.option("--modality", type=click.Choice(["ppg", "ecg"]), default=None)
+@click.option("--window-s", type=float, default=8.0, show_default=True)
+@click.option("--hop-s", type=float, default=None, help="default: the window length (DaLiA: 2 s)")
+@click.option("--resample", "resample_hz", type=float, default=None,
+              help="also resample to this rate and z-score per window (what the model sees)")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for windows.npz")
+def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, out):
+    """Read a recording (WFDB, PPG-DaLiA pickle, CSV, NPZ) and write OUT/windows.npz."""
+    from edgeppg.data.readers import import_recording
+
+    info = import_recording(path, out, fmt=fmt, fs_hz=fs_hz, column=column, modality=modality,
+                            window_s=window_s, hop_s=hop_s, resample_hz=resample_hz)
+    s = info["summary"]
+    click.echo(f"{s['windows']} windows of {s['window_s']:g} s at {s['fs_hz']:g} Hz ({s['modality']}); "
+               f"HR labels on {s['hr_valid']}; classes: "
+               + ", ".join(f"{k} {v}" for k, v in s["class_counts"].items() if v))
+    click.echo(f"wrote {info['path']}")
