@@ -56,3 +56,16 @@ def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, ou
                f"HR labels on {s['hr_valid']}; classes: "
                + ", ".join(f"{k} {v}" for k, v in s["class_counts"].items() if v))
     click.echo(f"wrote {info['path']}")
+
+
+@data.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--png", type=click.Path(path_type=Path), default=None, help="default: PATH/show.png")
+@click.option("--rows", type=click.IntRange(1, 20), default=5, show_default=True)
+def show(path, png, rows):
+    """Summarise a corpus directory or windows .npz and plot a few windows with labels and beat marks."""
+    from edgeppg.data.show import show as show_
+
+    text, png_path = show_(path, png, rows)
+    click.echo(text)
+    click.echo(f"wrote {png_path}")

@@ -120,7 +120,8 @@ def format_summary(info: dict[str, Any]) -> str:
     p = info["ppg"]
     lines = [f"windows: {p['windows']} pairs, {p['records']} records, {p['window_s']:g} s "
              f"(ECG {info['ecg']['fs_hz']:g} Hz, PPG {p['fs_hz']:g} Hz)"]
-    lines.append("classes: " + ", ".join(f"{k} {v}" for k, v in p["class_counts"].items()))
+    cc = p["class_counts"]  # corpus.json sorts keys; print in label order
+    lines.append("classes: " + ", ".join(f"{k} {cc[k]}" for k in [*RHYTHM_LABELS, "unknown"] if k in cc))
     if p["hr_bpm"]:
         lines.append(f"HR (valid windows): {p['hr_bpm']['min']:.1f}-{p['hr_bpm']['max']:.1f} BPM, "
                      f"mean {p['hr_bpm']['mean']:.1f}; {p['hr_valid']} valid")
