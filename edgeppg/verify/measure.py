@@ -1,0 +1,244 @@
+"""`edgeppg verify`: integrity first, then every figure CI gates on, measured from the export folder alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgeppg.data.windows import load_windows
+from edgeppg.errors import EdgePPGError
+from edgeppg.io import atomic_write_json, atomic_write_text, sha256_file
+from edgeppg.metrics import confusion, task_metrics
+from edgeppg.verify import plots
+from edgeppg.verify.artifacts import HELDOUT, ONNX_INT8, PARITY, TFLITE, ExportDir, verify_artifacts
+from edgeppg.verify.graph import read_graph
+from edgeppg.verify.outputs import decode, input_qparams, output_specs
+from edgeppg.verify.report import render_markdown
+from edgeppg.verify.runtimes import LiteRTRunner, OrtRunner, nct_to_model, quantize, time_calls
+from edgeppg.verify.targets import TFLM_RAM_OVERHEAD, find_bench, flash_estimate, load_bench, target_estimates
+from edgeppg.verify.tflm import TFLMRunner, find_min_arena
+
+VERIFY_SCHEMA = "edgeppg.verify/1"
+VERIFY_JSON = "verify.json"
+DEFAULT_SUBDIR = "verify"  # verify's own run folder inside the export folder (not a manifest artifact)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    latency_runs: int = 200
+    latency_warmup: int = 20
+    max_windows: int | None = None  # evaluate only the first N held-out windows (None = all)
+    plots: bool = True
+    distill_metrics: str | None = None  # distill metrics.json for the size/accuracy chart (auto-found if None)
+
+    def __post_init__(self):
+        if self.latency_runs < 1 or self.latency_warmup < 0:
+            raise EdgePPGError(f"latency runs must be >= 1 and warm-up >= 0, got {self.latency_runs}/{self.latency_warmup}")
+        if self.max_windows is not None and self.max_windows < 1:
+            raise EdgePPGError(f"max_windows must be >= 1 or unset, got {self.max_windows}")
+
+
+def default_out_dir(export_dir: str | Path) -> Path:
+    return Path(export_dir) / DEFAULT_SUBDIR
+
+
+def freshness_key(ed: ExportDir, cfg: VerifyConfig) -> dict[str, Any]:
+    """What verify.json's figures depend on; a stored verify.json is reused only if this matches."""
+    bench = find_bench(ed.path)
+    return {"schema": VERIFY_SCHEMA, "manifest_sha256": ed.manifest_sha256,
+            "bench_sha256": sha256_file(bench) if bench else None, "max_windows": cfg.max_windows}
+
+
+def load_fresh(ed: ExportDir, path: Path, cfg: VerifyConfig = VerifyConfig()) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and data.get("inputs") == freshness_key(ed, cfg) else None
+
+
+def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg: VerifyConfig = VerifyConfig(),
+                  log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Check sha256s, then measure on the host and write verify.json + verify.md (+ PNG plots) into out_dir."""
+    t0 = time.perf_counter()
+    ed = verify_artifacts(export_dir)  # before anything else touches the files
+    out = Path(out_dir) if out_dir is not None else default_out_dir(ed.path)
+    log(f"artifacts match manifest ({len(ed.manifest['artifacts'])} files)")
+    model = ed.file(TFLITE).read_bytes()
+    graph = read_graph(ed.file(TFLITE))
+    w = load_windows(ed.file(HELDOUT))
+    if cfg.max_windows is not None:
+        w = w.subset(np.arange(min(cfg.max_windows, len(w))))
+    if len(w) == 0:
+        raise EdgePPGError(f"{ed.file(HELDOUT)} holds no windows; re-run `edgeppg export` with a non-empty test split")
+
+    # TFLM: smallest arena first, then run every held-out window IN that arena (it must suffice for all).
+    probe = TFLMRunner(model, max(64 << 10, 16 * len(model)))
+    in_scale, in_zp, in_shape = input_qparams(ed.manifest, probe.input_details())
+    q = quantize(nct_to_model(w.x, in_shape), in_scale, in_zp)
+    arena = find_min_arena(model, q[:1])
+    log(f"TFLM arena: {arena.arena_bytes} bytes (allocation total {arena.allocation_total_bytes}, {arena.trials} trials)")
+    tflm = TFLMRunner(model, arena.arena_bytes)
+    specs = output_specs(ed.manifest, [tflm.output_details(i) for i in range(tflm.n_outputs)])
+    tflm_out = tflm.run(q)
+    decoded = decode(specs, tflm_out)
+    metrics = task_metrics(decoded, w)
+    metrics["n_windows"] = len(w)
+
+    ref_out = LiteRTRunner(ed.file(TFLITE), reference=True).run(q)
+    max_lsb = max(int(np.max(np.abs(a.astype(np.int16) - b.astype(np.int16)))) for a, b in zip(tflm_out, ref_out))
+    log(f"TFLM vs LiteRT reference kernels: max {max_lsb} LSB over {len(w)} windows")
+
+    latency = _host_latency(ed, q[:1], w.x[:1], tflm, cfg)
+    flash = flash_estimate(len(model), graph.ops)
+    ram_bytes = arena.arena_bytes + TFLM_RAM_OVERHEAD
+    macs_manifest = int(ed.manifest.get("model", {}).get("macs") or 0)
+    bench_path = find_bench(ed.path)
+    bench = load_bench(bench_path, macs_manifest or graph.macs) if bench_path else None
+    targets = target_estimates(graph.macs, flash["flash_bytes"], ram_bytes, bench)
+    parity = _read_json(ed.file(PARITY)) if ed.has(PARITY) else None
+    distill = _find_distill_metrics(ed, cfg)
+
+    result: dict[str, Any] = {
+        "schema": VERIFY_SCHEMA,
+        "inputs": freshness_key(ed, cfg),
+        "export_dir": str(ed.path.resolve()),
+        "model": {"name": ed.manifest["model"].get("name"), "params": ed.manifest["model"].get("params"),
+                  "macs": graph.macs, "macs_manifest": macs_manifest or None, "model_bytes": len(model),
+                  "tflite_ops": graph.ops, "weight_bytes": graph.weight_bytes},
+        "arena_bytes": arena.arena_bytes,
+        "arena": {"allocation_total_bytes": arena.allocation_total_bytes, "minus_1_fails": arena.minus_1_fails,
+                  "minus_16_fails": arena.minus_16_fails, "search_trials": arena.trials,
+                  "allocation_report": list(arena.allocation_report),
+                  "note": "smallest arena in which TFLM allocates and runs the model (bisection); every held-out "
+                          "window was run in exactly this arena; declare it 16-byte aligned on the device"},
+        "flash_bytes": flash["flash_bytes"],
+        "flash": flash,
+        "ram_bytes": ram_bytes,
+        "ram": {"arena_bytes": arena.arena_bytes, "runtime_overhead_bytes_est": TFLM_RAM_OVERHEAD,
+                "note": "measured arena + estimated runtime RAM (interpreter, op resolver, kernel stack)"},
+        "host_latency_us": {k: (v.to_json() if v else None) for k, v in latency.items()},
+        "host": {"machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+                 "cpus": os.cpu_count(), "threads": 1,
+                 "note": "single-threaded, one window per call; shared CI hosts make these noisy"},
+        "targets": targets,
+        "bench": ({"path": bench["path"], "sha256": bench["sha256"], "entries": bench["entries"]} if bench else None),
+        "metrics": metrics,
+        "tflm_vs_litert_ref_max_lsb": max_lsb,
+        "parity": parity,
+        "degradation": _degradation(parity),
+        "distill_metrics": distill,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    result["plots"] = _plots(out, w, decoded, specs, result, cfg) if cfg.plots else {}
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    atomic_write_json(out / VERIFY_JSON, result)
+    atomic_write_text(out / "verify.md", render_markdown(result))
+    result["out_dir"] = str(out)
+    return result
+
+
+def _host_latency(ed: ExportDir, q1: np.ndarray, x1: np.ndarray, tflm: TFLMRunner, cfg: VerifyConfig) -> dict:
+    lite = LiteRTRunner(ed.file(TFLITE))
+    out = {"litert_int8": time_calls(lambda: lite.run_one(q1), cfg.latency_runs, cfg.latency_warmup)}
+    if ed.has(ONNX_INT8):
+        ort = OrtRunner(ed.file(ONNX_INT8))
+        xo = ort.prepare(x1)
+        out["onnxruntime_int8"] = time_calls(lambda: ort.run_one(xo), cfg.latency_runs, cfg.latency_warmup)
+    else:
+        out["onnxruntime_int8"] = None  # not exported: reported as missing rather than invented
+    out["tflm"] = time_calls(lambda: tflm.run_one(q1), cfg.latency_runs, cfg.latency_warmup)
+    return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgePPGError(f"{path} is not valid JSON ({exc}); re-run `edgeppg export`") from None
+
+
+def _degradation(parity: dict | None) -> dict | None:
+    """int8 TFLite vs fp32 torch on the same held-out windows (positive = int8 is worse)."""
+    if not parity or "torch_fp32" not in parity or "int8_tflite" not in parity:
+        return None
+    fp, q = parity["torch_fp32"], parity["int8_tflite"]
+
+    def diff(key, sign):
+        a, b = fp.get(key), q.get(key)
+        return None if a is None or b is None else round(sign * (b - a), 6)
+
+    return {"f1_drop": diff("rhythm_macro_f1", -1), "hr_mae_increase_bpm": diff("hr_mae_bpm", 1),
+            "rr_mae_increase_bpm": diff("rr_mae_bpm", 1)}
+
+
+def _find_distill_metrics(ed: ExportDir, cfg: VerifyConfig) -> dict | None:
+    """distill's metrics.json (teacher vs student) from the config, the export folder or a sibling run folder."""
+    if cfg.distill_metrics:
+        path = Path(cfg.distill_metrics)
+        if not path.is_file():
+            raise EdgePPGError(f"distill metrics file {path} not found; pass the metrics.json written by `edgeppg distill`")
+        cands = [path]
+    else:
+        cands = [ed.path / "distill_metrics.json", ed.path.parent / "distill" / "metrics.json",
+                 ed.path.parent / "metrics.json"]
+    for p in cands:
+        if p.is_file():
+            try:
+                d = json.loads(p.read_text())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(d, dict) and isinstance(d.get("teacher"), dict):
+                return {"path": str(p), "teacher": d["teacher"], "teacher_params": d.get("teacher_params"),
+                        "student": d.get("student"), "student_params": d.get("student_params")}
+    return None
+
+
+def _plots(out: Path, w, decoded: dict, specs, result: dict, cfg: VerifyConfig) -> dict[str, str]:
+    made: dict[str, str] = {}
+    if "hr" in decoded:
+        ok = w.hr_valid & np.isfinite(w.hr_bpm) & np.isfinite(decoded["hr"])
+        if ok.sum() >= 2:
+            pred, true = decoded["hr"][ok], w.hr_bpm[ok].astype(float)
+            made["hr_bland_altman"] = plots.bland_altman(pred, true, out / "hr_bland_altman.png").name
+            pairs = {"HR": (pred, true, "BPM")}
+            if "rr" in decoded:
+                okr = ok & np.isfinite(w.rr_bpm)
+                if okr.sum() >= 2:
+                    pairs["RR"] = (decoded["rr"][okr], w.rr_bpm[okr].astype(float), "breaths/min")
+            made["pred_vs_true"] = plots.scatter(pairs, out / "pred_vs_true.png").name
+    rh = next((s for s in specs if s.head.name == "rhythm"), None)
+    if rh is not None and (w.rhythm >= 0).any():
+        cm = confusion(w.rhythm, decoded["rhythm"], rh.head.n_out)
+        labels = list(rh.head.labels) or [str(i) for i in range(rh.head.n_out)]
+        made["rhythm_confusion"] = plots.confusion_matrix(cm, labels, out / "rhythm_confusion.png",
+                                                          result["metrics"].get("rhythm_macro_f1", float("nan"))).name
+    points = _size_points(result)
+    if points:
+        made["size_accuracy"] = plots.size_accuracy(points, out / "size_accuracy.png").name
+    return made
+
+
+def _size_points(result: dict) -> list[dict]:
+    """Teacher (fp32, from distill metrics), student fp32 (parity torch_fp32), student int8 (measured on TFLM)."""
+    pts = []
+    d, parity, params = result["distill_metrics"], result["parity"], result["model"]["params"]
+    if d and d.get("teacher_params"):
+        pts.append({"label": "teacher fp32", "bytes": 4 * int(d["teacher_params"]), **d["teacher"]})
+    if parity and params and "torch_fp32" in parity:
+        pts.append({"label": "student fp32", "bytes": 4 * int(params), **parity["torch_fp32"]})
+    pts.append({"label": "student int8 (TFLM)", "bytes": result["model"]["model_bytes"], **result["metrics"]})
+    return pts
+
+
+def config_dict(cfg: VerifyConfig) -> dict:
+    return asdict(cfg)

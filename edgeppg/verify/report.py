@@ -1,0 +1,83 @@
+"""verify.json -> the table printed on the terminal and verify.md (same numbers, no re-measuring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _kib(n: int | None) -> str:
+    return "-" if n is None else f"{n:,} B ({n / 1024:.1f} KiB)"
+
+
+def _f(v: Any, nd: int = 3) -> str:
+    return "-" if v is None else f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Plain fixed-width table (readable in a terminal and in CI logs)."""
+    cells = [[str(c) for c in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(cells[0]), line(["-" * wd for wd in widths])] + [line(r) for r in cells[1:]])
+
+
+def summary_text(r: dict[str, Any]) -> str:
+    m, met = r["model"], r["metrics"]
+    lines = [
+        f"edgeppg verify: {m['name']} ({m['params']} params, {m['macs']:,} MACs) — {r['export_dir']}",
+        "",
+        table(["figure", "value"], [
+            ["model (.tflite)", _kib(m["model_bytes"])],
+            ["flash (model + TFLM runtime est.)", _kib(r["flash_bytes"])],
+            ["TFLM arena (smallest that works)", _kib(r["arena_bytes"])],
+            ["  arena - 16 B fails to allocate", "yes" if r["arena"]["minus_16_fails"] else "NO"],
+            ["RAM (arena + runtime est.)", _kib(r["ram_bytes"])],
+            ["TFLM vs LiteRT reference", f"{r['tflm_vs_litert_ref_max_lsb']} LSB max"],
+            ["rhythm macro-F1 (TFLM int8)", _f(met.get("rhythm_macro_f1"))],
+            ["HR MAE (TFLM int8)", f"{_f(met.get('hr_mae_bpm'), 2)} BPM"],
+            ["RR MAE (TFLM int8)", f"{_f(met.get('rr_mae_bpm'), 2)} breaths/min"],
+            ["held-out windows", met.get("n_windows")],
+        ]),
+        "",
+        table(["host latency (1 thread)", "median µs", "p90 µs"],
+              [[k, _f(v and v["median"], 1), _f(v and v["p90"], 1)] if v else [k, "not exported", "-"]
+               for k, v in r["host_latency_us"].items()]),
+        "",
+        table(["target", "core", "MHz", "est. latency ms", "flash free", "RAM free", "fits"],
+              [[n, t["core"], _f(t["clock_mhz"], 0), _f(t["est_latency_ms"], 2) + (" (measured)" if t["measured"] else ""),
+                _kib(t["flash_free_bytes"]), _kib(t["ram_free_bytes"]), "yes" if t["fits"] else "NO"]
+               for n, t in r["targets"].items()]),
+    ]
+    src = {t["latency_source"] for t in r["targets"].values()}
+    lines += ["", "latency: " + "; ".join(sorted(src))]
+    return "\n".join(lines)
+
+
+def render_markdown(r: dict[str, Any]) -> str:
+    m = r["model"]
+    out = [f"# edgeppg verify — {m['name']}", "", "```", summary_text(r), "```", "",
+           "## How the figures were obtained", "",
+           f"- **Integrity**: every artifact's sha256 matched `manifest.json` (sha256 `{r['inputs']['manifest_sha256'][:16]}…`) "
+           "before anything ran.",
+           f"- **Arena**: {r['arena']['note']}. TFLM reports {r['arena']['allocation_total_bytes']:,} bytes in use; "
+           f"{r['arena_bytes']:,} is the smallest arena that works (found in {r['arena']['search_trials']} trials; "
+           f"arena − 1 fails: {r['arena']['minus_1_fails']}, arena − 16 fails: {r['arena']['minus_16_fails']}).",
+           f"- **Flash**: {r['flash']['note']}. Kernels: "
+           + ", ".join(f"{k} {v} B" for k, v in r["flash"]["runtime_kernel_bytes_est"].items()) + ".",
+           f"- **RAM**: {r['ram']['note']}.",
+           f"- **Ops** in the .tflite: " + ", ".join(f"{k}×{v}" for k, v in m["tflite_ops"].items()) + ".",
+           f"- **MACs** per inference counted from the .tflite graph: {m['macs']:,}"
+           + (f" (manifest: {m['macs_manifest']:,})" if m.get("macs_manifest") else "") + ".",
+           f"- **Host latency**: {r['host']['note']} ({r['host']['processor']}, {r['host']['cpus']} CPUs).",
+           "- **Targets**: " + "; ".join(f"{n}: {t['latency_source']}" for n, t in r["targets"].items()) + ".",
+           "- **Metrics**: TFLM int8 outputs decoded with the manifest's output spec, held-out windows from `heldout.npz`.",
+           ""]
+    if r.get("degradation"):
+        d = r["degradation"]
+        out += ["## int8 vs fp32 (from parity.json)", "",
+                table(["metric", "change"], [["macro-F1 drop", _f(d["f1_drop"], 4)],
+                                            ["HR MAE increase (BPM)", _f(d["hr_mae_increase_bpm"], 3)],
+                                            ["RR MAE increase", _f(d["rr_mae_increase_bpm"], 3)]]), ""]
+    if r.get("plots"):
+        out += ["## Plots", ""] + [f"![{k}]({v})" for k, v in r["plots"].items()] + [""]
+    return "\n".join(out)

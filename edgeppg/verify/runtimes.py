@@ -1,0 +1,108 @@
+"""Host runtimes for the exported model (LiteRT, ONNX Runtime) and one latency protocol for all of them.
+
+Every runtime runs single-threaded, one window per call, as a microcontroller would; latency is the
+median and p90 of wall-clock per-call times after warm-up calls are discarded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgeppg.errors import EdgePPGError
+
+
+def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """float -> int8 exactly as TFLite's QUANTIZE does (round half away from zero, then clamp)."""
+    v = np.asarray(x, np.float32) / np.float32(scale)  # float32 division, as the device does it
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zero_point
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+
+
+def nct_to_model(x: np.ndarray, shape: list[int]) -> np.ndarray:
+    """Windows are (N, C, T); a TFLite model may want (N, T, C). Pick the layout from its input shape."""
+    shape = [int(s) for s in shape]
+    n, c, t = x.shape
+    if shape[1:] == [c, t]:
+        return x
+    if shape[1:] == [t, c]:
+        return np.ascontiguousarray(x.transpose(0, 2, 1))
+    raise EdgePPGError(f"held-out windows of shape (C={c}, T={t}) do not fit the model input {shape}; "
+                       "the export's heldout.npz and model disagree — re-run `edgeppg export`")
+
+
+class LiteRTRunner:
+    """ai-edge-litert interpreter; `reference=True` selects the BUILTIN_REF kernels TFLM must match."""
+
+    def __init__(self, path: Path, reference: bool = False):
+        try:
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        except ImportError as exc:  # pragma: no cover - pinned dependency
+            raise EdgePPGError(f"ai-edge-litert is not installed ({exc}); run `make setup`") from None
+        kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+        self._it = Interpreter(model_path=str(path), experimental_op_resolver_type=kind, num_threads=1)
+        self._it.allocate_tensors()
+        self._in = self._it.get_input_details()[0]["index"]
+        self._outs = [d["index"] for d in self._it.get_output_details()]
+
+    def run_one(self, q: np.ndarray) -> list[np.ndarray]:
+        self._it.set_tensor(self._in, q)
+        self._it.invoke()
+        return [self._it.get_tensor(i).copy() for i in self._outs]
+
+    def run(self, q: np.ndarray) -> list[np.ndarray]:
+        outs = [self.run_one(q[i:i + 1]) for i in range(len(q))]
+        return [np.concatenate([o[k] for o in outs]) for k in range(len(self._outs))]
+
+
+class OrtRunner:
+    """ONNX Runtime on the int8 (QDQ) ONNX model, float input in the model's own layout."""
+
+    def __init__(self, path: Path):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        inp = self._s.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+
+    def prepare(self, x_nct: np.ndarray) -> np.ndarray:
+        return nct_to_model(x_nct, self.input_shape).astype(np.float32)
+
+    def run_one(self, x: np.ndarray) -> list[np.ndarray]:
+        return self._s.run(None, {self.input_name: x})
+
+
+@dataclass(frozen=True)
+class Latency:
+    median: float  # microseconds
+    p90: float
+    runs: int
+    warmup: int
+
+    def to_json(self) -> dict:
+        return {"median": round(self.median, 2), "p90": round(self.p90, 2), "runs": self.runs, "warmup": self.warmup}
+
+
+def time_calls(fn: Callable[[], object], runs: int, warmup: int) -> Latency:
+    """Per-call wall time in µs; warm-up calls (caches, lazy init) are run and discarded."""
+    for _ in range(warmup):
+        fn()
+    ts = np.empty(runs)
+    for i in range(runs):
+        t0 = time.perf_counter_ns()
+        fn()
+        ts[i] = (time.perf_counter_ns() - t0) / 1e3
+    return Latency(float(np.median(ts)), float(np.percentile(ts, 90)), runs, warmup)

@@ -1,0 +1,134 @@
+"""Device profiles and the stated estimates that turn host measurements into per-target figures.
+
+Every number here that is not measured is an ESTIMATE, named as such in verify.json/verify.md:
+  - latency = MACs x cycles-per-MAC / clock, unless a firmware-harness measurement (bench.json) exists;
+  - flash   = model bytes + TFLM runtime (core + one kernel per op kind the model uses);
+  - RAM     = measured TFLM arena + a fixed runtime overhead (interpreter, op resolver, kernel stack).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeppg.errors import EdgePPGError
+from edgeppg.io import sha256_file
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    name: str
+    core: str  # "cortex-m4" | "cortex-m33"
+    clock_mhz: float
+    flash_bytes: int
+    ram_bytes: int
+    cycles_per_mac: float
+    description: str
+
+
+# DESIGN §6: int8 conv on an M4 took 2.2 instructions/MAC with CMSIS-NN, 6.9 with plain C. We assume
+# CMSIS-NN-class kernels at 2.5 cycles/MAC (2.2 rounded up for loads, wait states and requantization);
+# the M33 in the nRF5340 has the same DSP (SMLAD) extension, so the same figure.
+CYCLES_PER_MAC_OPTIMISED = 2.5
+CYCLES_PER_MAC_REFERENCE = 6.9  # plain-C (TFLM reference kernel) figure, reported for comparison
+
+PROFILES: dict[str, DeviceProfile] = {
+    "nrf52840": DeviceProfile("nrf52840", "cortex-m4", 64.0, 1024 * KIB, 256 * KIB, CYCLES_PER_MAC_OPTIMISED,
+                              "Nordic nRF52840, Cortex-M4F 64 MHz, 1 MB flash / 256 KB RAM"),
+    "nrf5340": DeviceProfile("nrf5340", "cortex-m33", 128.0, 1024 * KIB, 512 * KIB, CYCLES_PER_MAC_OPTIMISED,
+                             "Nordic nRF5340 application core, Cortex-M33 128 MHz, 1 MB flash / 512 KB RAM"),
+    "stm32l4r5": DeviceProfile("stm32l4r5", "cortex-m4", 120.0, 2048 * KIB, 640 * KIB, CYCLES_PER_MAC_OPTIMISED,
+                               "ST STM32L4R5, Cortex-M4F 120 MHz, 2 MB flash / 640 KB RAM"),
+}
+
+# TFLM runtime flash (Thumb-2, -Os) — ESTIMATES, not measured here. The TFLM documentation states the core
+# runtime fits in 16 KB on a Cortex-M3; per-kernel figures are rough sizes of the int8 reference kernels.
+TFLM_CORE_FLASH = 16 * KIB
+TFLM_KERNEL_FLASH: dict[str, int] = {
+    "CONV_2D": 4 * KIB, "DEPTHWISE_CONV_2D": 4 * KIB, "FULLY_CONNECTED": 2 * KIB, "ADD": 2 * KIB,
+    "MUL": 2 * KIB, "MEAN": 3 * KIB, "AVERAGE_POOL_2D": 2 * KIB, "MAX_POOL_2D": 2 * KIB, "PAD": 1536,
+    "RESHAPE": 512, "EXPAND_DIMS": 512, "SQUEEZE": 512, "QUANTIZE": 1536, "DEQUANTIZE": 1536,
+    "SOFTMAX": 2 * KIB, "LOGISTIC": 1536, "RELU": 1 * KIB, "RELU6": 1 * KIB, "CONCATENATION": 1536,
+    "STRIDED_SLICE": 2 * KIB, "TRANSPOSE": 2 * KIB,
+}
+TFLM_KERNEL_FLASH_DEFAULT = 3 * KIB  # an op kind not in the table above
+# RAM the runtime needs besides the arena: MicroInterpreter + op resolver objects and kernel stack (estimate).
+TFLM_RAM_OVERHEAD = 4 * KIB
+
+
+def flash_estimate(model_bytes: int, ops: dict[str, int]) -> dict[str, Any]:
+    kernels = {op: TFLM_KERNEL_FLASH.get(op, TFLM_KERNEL_FLASH_DEFAULT) for op in sorted(ops)}
+    runtime = TFLM_CORE_FLASH + sum(kernels.values())
+    return {"flash_bytes": model_bytes + runtime, "model_bytes": model_bytes, "runtime_bytes_est": runtime,
+            "runtime_core_bytes_est": TFLM_CORE_FLASH, "runtime_kernel_bytes_est": kernels,
+            "note": "model bytes measured; TFLM runtime = 16 KiB core (TFLM docs: fits in 16 KB on Cortex-M3) + "
+                    "a per-kernel estimate for each op kind the model uses (reference int8 kernels, -Os)"}
+
+
+# ---------------------------------------------------------------- firmware-harness measurement
+
+BENCH_KEYS = ("target", "instructions_per_inference", "macs", "instructions_per_mac")
+
+
+def find_bench(export_dir: Path) -> Path | None:
+    """bench.json from the firmware harness, inside the export folder or beside it (RUN/bench/)."""
+    for p in (export_dir / "bench.json", export_dir.parent / "bench.json", export_dir.parent / "bench" / "bench.json"):
+        if p.is_file():
+            return p
+    return None
+
+
+def load_bench(path: Path, macs: int) -> dict[str, Any]:
+    """Validated bench entries; refuses a measurement of a different model (its MACs disagree)."""
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgePPGError(f"{path} is not valid JSON ({exc}); re-run `edgeppg bench` or delete it") from None
+    entries = data if isinstance(data, list) else data.get("results", [data]) if isinstance(data, dict) else None
+    if not entries or not all(isinstance(e, dict) for e in entries):
+        raise EdgePPGError(f"{path} holds no bench entries; expected keys {', '.join(BENCH_KEYS)}")
+    for e in entries:
+        missing = [k for k in BENCH_KEYS if k not in e]
+        if missing:
+            raise EdgePPGError(f"{path} entry lacks {', '.join(missing)}; expected keys {', '.join(BENCH_KEYS)}")
+        if int(e["macs"]) != int(macs):
+            raise EdgePPGError(f"{path} measured a model with {e['macs']} MACs but this export has {macs}; it belongs "
+                               "to another model — re-run `edgeppg bench` on this export or delete it")
+    return {"path": str(path), "sha256": sha256_file(path), "entries": entries}
+
+
+def _bench_for(profile: DeviceProfile, bench: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Same-core measurement first; otherwise one from another Armv7E-M/Armv8-M DSP core (noted)."""
+    if not bench:
+        return None
+    short = profile.core.replace("cortex-", "")  # "m4" / "m33"
+    same = [e for e in bench["entries"] if short in str(e["target"]).lower().replace("-", "").replace("cortex", "")]
+    return (same or bench["entries"])[0]
+
+
+def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[str, Any] | None = None) -> dict:
+    """Per profile: estimated latency (or bench-measured), flash/RAM headroom and whether it fits."""
+    out = {}
+    for name, p in PROFILES.items():
+        b = _bench_for(p, bench)
+        if b is not None:
+            cycles = float(b["instructions_per_inference"])
+            source = (f"firmware harness bench.json (target {b['target']}): {int(cycles)} instructions/inference, "
+                      f"cycles assumed = instructions")
+        else:
+            cycles = macs * p.cycles_per_mac
+            source = f"estimate: {macs} MACs x {p.cycles_per_mac} cycles/MAC (CMSIS-NN-class int8 kernels)"
+        flash_free = p.flash_bytes - flash_bytes
+        ram_free = p.ram_bytes - ram_bytes
+        out[name] = {
+            "core": p.core, "clock_mhz": p.clock_mhz, "flash_total_bytes": p.flash_bytes, "ram_total_bytes": p.ram_bytes,
+            "est_cycles": int(round(cycles)), "est_latency_ms": round(cycles / (p.clock_mhz * 1e3), 3),
+            "est_latency_ms_reference_kernels": round(macs * CYCLES_PER_MAC_REFERENCE / (p.clock_mhz * 1e3), 3),
+            "latency_source": source, "measured": b is not None,
+            "flash_free_bytes": int(flash_free), "ram_free_bytes": int(ram_free), "fits": bool(flash_free >= 0 and ram_free >= 0),
+        }
+    return out

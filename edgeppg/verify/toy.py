@@ -1,0 +1,184 @@
+"""A small, complete export folder with random seeded weights, for verify/check tests and demos.
+
+It has every file `edgeppg export` writes that verify reads (int8 .tflite with int8 I/O, int8 ONNX,
+heldout.npz, parity.json, manifest.json with real sha256s) and the student's op kinds (ZeroPadding1D +
+valid strided Conv1D, DepthwiseConv1D, ReLU, residual Add, GlobalAveragePooling1D, three Dense heads).
+Its accuracy is meaningless (untrained); its sizes, arena and latencies are real measurements.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeppg.data.windows import RHYTHM_LABELS, Windows, save_windows
+from edgeppg.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from edgeppg.models.heads import DEFAULT_HEADS
+from edgeppg.models.student import StudentSpec, student_spec
+
+
+def toy_windows(n: int, seed: int, samples: int = 512, fs_hz: float = 64.0) -> Windows:
+    """z-scored pulse-like windows whose labels follow from the drawn heart rate (seeded)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples) / fs_hz
+    hr = rng.uniform(45, 150, n)
+    rr = rng.uniform(8, 25, n)
+    f, fr = hr / 60.0, rr / 60.0
+    x = (np.sin(2 * np.pi * f[:, None] * t) + 0.4 * np.sin(4 * np.pi * f[:, None] * t)) * (1 + 0.2 * np.sin(2 * np.pi * fr[:, None] * t))
+    x += 0.2 * rng.standard_normal((n, samples))
+    x = (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
+    rhythm = np.where(hr < 60, 1, np.where(hr > 100, 2, 0))
+    beats = [np.round(np.arange(0, t[-1], 1 / fi) * fs_hz).astype(np.int32) for fi in f]
+    ptr = np.concatenate([[0], np.cumsum([len(b) for b in beats])])
+    return Windows(x=x[:, None, :].astype(np.float32), fs_hz=fs_hz, rhythm=rhythm, hr_bpm=hr, hr_valid=np.ones(n, bool),
+                   rr_bpm=rr, beat_idx=np.concatenate(beats), beat_ptr=ptr, window_id=np.arange(n),
+                   record_id=np.arange(n) // 4, modality="ppg", normalised=True)
+
+
+def _keras(spec: StudentSpec, seed: int):
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    L = tf.keras.layers
+    init = tf.keras.initializers.HeNormal(seed=seed)
+    x_in = tf.keras.Input((spec.samples, spec.in_channels), name="ppg")
+    x = x_in
+    for b in spec.blocks:
+        y = L.ZeroPadding1D(b.pad)(x) if b.pad else x  # explicit pad + valid: Keras "same" differs from PyTorch
+        if b.kind == "conv":
+            y = L.Conv1D(b.out_ch, b.kernel, b.stride, "valid", kernel_initializer=init, bias_initializer="zeros")(y)
+        else:
+            y = L.DepthwiseConv1D(b.kernel, b.stride, "valid", depthwise_initializer=init)(y)
+            y = L.ReLU()(y)
+            y = L.Conv1D(b.out_ch, 1, kernel_initializer=init)(y)
+        if b.residual:
+            y = L.Add()([y, x])
+        x = L.ReLU()(y)
+    f = L.GlobalAveragePooling1D()(x)
+    return tf.keras.Model(x_in, {h.name: L.Dense(h.n_out, name=h.name)(f) for h in spec.heads})
+
+
+def _tflite(model, calib: np.ndarray) -> bytes:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def _onnx_int8(spec: StudentSpec, out: Path, calib_nct: np.ndarray, seed: int) -> None:
+    """A torch student of the same spec (random weights) -> ONNX -> ORT static QDQ int8 (latency only)."""
+    import torch
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    from edgeppg.models.student import build_student
+
+    torch.manual_seed(seed)
+    m = build_student(spec).eval()
+
+    class Flat(torch.nn.Module):  # ONNX export wants a tuple of outputs in head order
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return tuple(self.inner(x).values())
+
+    fp32 = out / "student.onnx"
+    torch.onnx.export(Flat(m), torch.zeros(1, spec.in_channels, spec.samples), str(fp32), dynamo=False, opset_version=17,
+                      input_names=["ppg"], output_names=[h.name for h in spec.heads])
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter({"ppg": calib_nct[i:i + 1]} for i in range(len(calib_nct)))
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(str(fp32), str(out / "student_int8.onnx"), Reader(), quant_format=QuantFormat.QDQ,
+                    per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
+def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_heldout: int = 24,
+                    n_calib: int = 32, onnx: bool = True) -> Path:
+    """Write a toy export folder (see module doc) into out_dir and return it."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = student_spec(preset)
+    calib = toy_windows(n_calib, seed + 1).x
+    held = toy_windows(n_heldout, seed + 2)
+    km = _keras(spec, seed)
+    tfl = _tflite(km, calib.transpose(0, 2, 1))
+    atomic_write_bytes(out / "student_int8.tflite", tfl)
+    save_windows(out / "heldout.npz", held)
+    if onnx:
+        _onnx_int8(spec, out, calib, seed)
+
+    it = Interpreter(model_content=tfl)
+    it.allocate_tensors()
+    ind = it.get_input_details()[0]
+    outs = it.get_output_details()
+    sig = it.get_signature_runner().get_output_details()  # head name -> tensor details: recover output order
+    pos = {d["index"]: i for i, d in enumerate(outs)}
+    order = {name: pos[d["index"]] for name, d in sig.items()}
+    qp = lambda d: (float(d["quantization_parameters"]["scales"][0]), int(d["quantization_parameters"]["zero_points"][0]))  # noqa: E731
+
+    outputs = []
+    for h in DEFAULT_HEADS:
+        s, z = qp(outs[order[h.name]])
+        d = {"name": h.name, "index": order[h.name], "kind": h.kind, "dtype": "int8", "scale": s, "zero_point": z}
+        d.update({k: v for k, v in h.manifest().items() if k in ("labels", "unit", "decode")})
+        outputs.append(d)
+
+    # parity: fp32 from the Keras model, int8 from LiteRT, both on the held-out windows (toy: untrained)
+    from edgeppg.metrics import task_metrics
+    from edgeppg.verify.graph import read_graph
+    from edgeppg.verify.outputs import decode, output_specs
+    from edgeppg.verify.runtimes import quantize
+
+    x_nwc = held.x.transpose(0, 2, 1)
+    raw = km.predict(x_nwc, verbose=0)
+    fp32 = task_metrics({h.name: h.decode(np.asarray(raw[h.name])) for h in DEFAULT_HEADS}, held)
+    s_in, z_in = qp(ind)
+    q = quantize(x_nwc, s_in, z_in)
+    res = []
+    for i in range(len(q)):
+        it.set_tensor(ind["index"], q[i:i + 1])
+        it.invoke()
+        res.append([it.get_tensor(d["index"]).copy() for d in outs])
+    manifest_like = {"outputs": outputs}
+    specs = output_specs(manifest_like, outs)
+    int8 = task_metrics(decode(specs, [np.concatenate([r[k] for r in res]) for k in range(len(outs))]), held)
+    keys = ("rhythm_macro_f1", "hr_mae_bpm", "rr_mae_bpm")
+    atomic_write_json(out / "parity.json", {
+        "torch_fp32": {k: fp32[k] for k in keys}, "int8_tflite": {k: int8[k] for k in keys},
+        "tflite_ops": sorted(read_graph(out / "student_int8.tflite").ops),
+        "note": "toy export: fp32 figures from the Keras model (no torch checkpoint)"})
+
+    arts = {}
+    for name in ("student_int8.tflite", "heldout.npz", "parity.json", "student.onnx", "student_int8.onnx"):
+        p = out / name
+        if p.is_file():
+            arts[name] = {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+    atomic_write_json(out / "manifest.json", {
+        "schema": "edgeppg.manifest/1",
+        "model": {"name": f"toy-{spec.name}", "params": spec.params(), "macs": spec.macs(),
+                  "source_checkpoint_sha256": sha256_bytes(b"toy")},
+        "input": {"name": "ppg", "fs_hz": spec.fs_hz, "window_s": spec.samples / spec.fs_hz, "channels": spec.in_channels,
+                  "shape": [1, spec.samples, spec.in_channels], "normalisation": {"kind": "zscore", "eps": 1e-6},
+                  "polarity": "pulse-up", "dtype": "int8", "scale": s_in, "zero_point": z_in},
+        "outputs": outputs,
+        "artifacts": arts,
+        "calibration": {"windows": n_calib, "seed": seed + 1, "ids_sha256": sha256_bytes(np.arange(n_calib).tobytes())},
+        "versions": {},
+        "note": "toy export (random seeded weights) from edgeppg.verify.toy — for tests and demos",
+        "labels": list(RHYTHM_LABELS),
+    })
+    return out
