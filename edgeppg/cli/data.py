@@ -20,7 +20,9 @@ def data():
 @click.option("--fs-ecg", type=float, default=250.0, show_default=True)
 @click.option("--fs-ppg", type=float, default=64.0, show_default=True)
 @click.option("--records", type=click.IntRange(min=1), default=None, help="spread windows over this many records")
-def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records):
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="processes (output is byte-identical for any value)")
+def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
     """Generate a paired synthetic ECG/PPG corpus (ecg.npz, ppg.npz, corpus.json) in OUT."""
     from edgeppg.data.corpus import build_corpus, format_summary
 
@@ -29,7 +31,7 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records):
             click.echo(f"  {done}/{total} pairs", err=True)
 
     info = build_corpus(out, n, seed, window_s=window_s, fs_ecg=fs_ecg, fs_ppg=fs_ppg, n_records=records,
-                        progress=progress)
+                        progress=progress, workers=workers)
     click.echo(format_summary(info))
     click.echo(f"wrote {out}/ecg.npz, {out}/ppg.npz, {out}/corpus.json")
 
@@ -69,3 +71,32 @@ def show(path, png, rows):
     text, png_path = show_(path, png, rows)
     click.echo(text)
     click.echo(f"wrote {png_path}")
+
+
+@data.command()
+def catalog():
+    """List real recordings found in installed packages (requirements-real.txt) and their labels."""
+    from edgeppg.data.catalog import catalog_table, format_table
+
+    click.echo(format_table(catalog_table()))
+
+
+@data.command()
+@click.option("--n", "n", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="also time this many processes")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the result as JSON")
+def bench(n, seed, repeats, workers, out):
+    """Generator throughput in pairs/second (target >= 200 on 2 cores)."""
+    from edgeppg.data.bench import bench_generator
+
+    r = bench_generator(n, seed, repeats, out, workers)
+    click.echo(f"synth_pairs: {r['n']} pairs in {r['seconds']:.2f} s = {r['pairs_per_s']:.0f} pairs/s "
+               f"({r['ms_per_pair']:.2f} ms/pair, 1 process); preprocess {r['preprocess_windows_per_s']:.0f} windows/s")
+    if "parallel" in r:
+        q = r["parallel"]
+        click.echo(f"synth_pairs, {q['workers']} processes: {q['pairs_per_s']:.0f} pairs/s (identical output: {q['identical']})")
+    if out:
+        click.echo(f"wrote {out}")

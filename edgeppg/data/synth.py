@@ -4,16 +4,19 @@ Why our own generator (DESIGN §4): NeuroKit2's simulators cannot make AF, canno
 between ECG and PPG, and their detectors miss AF beats, so labels must come from the generator's beats.
 
 Classes (index = label, `RHYTHM_LABELS`):
-  normal  sinus rhythm, drawn 62-98 BPM      (label re-derived from the window's own HR: 60 <= HR <= 100)
-  brady   sinus rhythm, drawn 40-58 BPM      (label: HR < 60)
-  tachy   sinus rhythm, drawn 102-180 BPM    (label: HR > 100)
+  normal  sinus rhythm, drawn 61-99 BPM      (label re-derived from the window's own HR: 60 <= HR <= 100)
+  brady   sinus rhythm, drawn 40-59 BPM      (label: HR < 60)
+  tachy   sinus rhythm, drawn 101-180 BPM    (label: HR > 100)
   af      atrial fibrillation, 60-150 BPM: no P wave, 4-9 Hz fibrillatory waves, RR coefficient of
           variation 12-35 %
-  noise   heavy motion artefact (0.3-6 Hz, optional walking cadence, sensor displacement steps) over any
-          of the four rhythms; hr_valid is False (hr_bpm/beats still describe the hidden rhythm)
-Sinus windows carry respiratory sinus arrhythmia and, with probability 0.15, one premature (atrial or
-ventricular) beat, so "irregular" is not a free give-away for AF. The 58-62 and 98-102 BPM gaps keep the
-HR classes labelable; label noise is zero because each sinus label is computed from the window's own HR.
+  noise   motion artefact (0.3-6 Hz, 0.5-3x the pulse, optional walking cadence, sensor displacement steps)
+          over the whole window or a >= 3.5 s stretch of it, on any of the four rhythms; hr_valid is False
+          (hr_bpm/beats still describe the hidden rhythm). Clean classes carry light motion and, 10 % of
+          the time, a brief (<= 1.5 s) artefact.
+Sinus windows carry respiratory sinus arrhythmia (1-8 %) and, with probability 0.25, one or two premature
+(atrial or ventricular) beats, so "irregular" is not a free give-away for AF. The 1 BPM gaps around 60
+and 100 make the HR classes hard near the boundary yet labelable: each sinus label is computed from the
+window's own HR, so there is no label noise.
 
 Labels (all from the generator's own beats and breathing):
   hr_bpm    60 / mean RR of the labelled beats = 60 * (m - 1) / (t_last - t_first), in continuous time
@@ -33,7 +36,10 @@ same whatever n or batch size (unless n_records is given, which spreads records 
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import multiprocessing
+import os
 from typing import Callable
 
 import numpy as np
@@ -44,13 +50,13 @@ from edgeppg.errors import EdgePPGError
 GENERATOR = "edgeppg.synth/1"
 NORMAL, BRADY, TACHY, AF, NOISE = range(5)
 # Drawn HR ranges (BPM) per class; sinus labels then follow the measured HR with the 60/100 thresholds.
-HR_RANGES: dict[int, tuple[float, float]] = {NORMAL: (62.0, 98.0), BRADY: (40.0, 58.0), TACHY: (102.0, 180.0),
+HR_RANGES: dict[int, tuple[float, float]] = {NORMAL: (61.0, 99.0), BRADY: (40.0, 59.0), TACHY: (101.0, 180.0),
                                              AF: (60.0, 150.0)}
 BRADY_BELOW, TACHY_ABOVE = 60.0, 100.0
 WINDOWS_PER_RECORD = 20
 RESP_RANGE = (8.0, 25.0)  # breaths/min
 AF_CV_RANGE = (0.12, 0.35)
-ECTOPIC_PROB = 0.15
+ECTOPIC_PROB = 0.25
 _PRE_S, _POST_S = 3.0, 1.0  # beats are drawn from before the window so waves/pulses at the edges exist
 
 
@@ -108,8 +114,8 @@ def _record_params(seed: int, r: int) -> dict:
         # PPG (pulse amplitude 1 before gain)
         "ptt": u(0.18, 0.30), "rise": u(0.07, 0.14), "sys_r": u(0.12, 0.22),
         "dia_delay": u(0.20, 0.35), "dia_ratio": u(0.15, 0.6), "dia_sig": u(0.06, 0.12),
-        "gamma": u(0.6, 1.4), "riav": u(0.03, 0.15), "riiv": u(0.05, 0.3), "rsa": u(0.01, 0.05),
-        "hrv": u(0.005, 0.02), "ppg_wander": u(0.05, 0.4), "ppg_motion": u(0.01, 0.12), "ppg_white": u(0.005, 0.03),
+        "gamma": u(0.6, 1.4), "riav": u(0.03, 0.15), "riiv": u(0.05, 0.3), "rsa": u(0.01, 0.08),
+        "hrv": u(0.005, 0.02), "ppg_wander": u(0.05, 0.5), "ppg_motion": u(0.02, 0.25), "ppg_white": u(0.005, 0.06),
         "gain": float(np.exp(g.normal(0.0, 0.5))), "offset": u(-2.0, 2.0),
     }
 
@@ -153,8 +159,12 @@ def _rr_series(g: np.random.Generator, rhythm: int, hr: float, rec: dict, resp_h
         if g.random() < ECTOPIC_PROB:
             t_tmp = t_nom[0] + np.concatenate([[0.0], np.cumsum(rr[1:])])
             inside = np.flatnonzero((t_tmp > 0.5) & (t_tmp < span_s - _PRE_S - _POST_S - 0.5))
-            if inside.size and inside[-1] + 1 < n:
-                j = int(g.choice(inside))
+            inside = inside[inside + 1 < n]
+            n_ect = 1 if g.random() < 0.7 else 2
+            for j in (g.choice(inside, size=min(n_ect, inside.size), replace=False) if inside.size else []):
+                j = int(j)
+                if kinds[j] or kinds[j - 1] or kinds[j + 1]:
+                    continue  # keep ectopics apart so each has its own compensatory pause
                 kind = 2 if g.random() < 0.5 else 1
                 c = g.uniform(0.55, 0.8)
                 comp = (2.0 - c) if kind == 2 else g.uniform(1.0, 1.25)
@@ -228,20 +238,24 @@ def _render_ppg(g: np.random.Generator, n: int, fs: float, t: np.ndarray, rr: np
 def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float, window_s: float,
             heavy: bool, rec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Motion artefact for (ECG, PPG): light for clean classes, heavy (unreadable) for the noise class."""
+    def env(n, fs, start, dur):
+        tt = np.arange(n) / fs
+        return 0.5 * (np.tanh((tt - start) / 0.3) - np.tanh((tt - start - dur) / 0.3))
     if not heavy:
-        return (g.uniform(0.0, 0.05) * rec["r_amp"] * _bandnoise(g, n_e, fs_e, 0.3, 6.0),
-                g.uniform(0.2, 1.0) * rec["ppg_motion"] * _bandnoise(g, n_p, fs_p, 0.3, 6.0))
-    # the same event hits both sensors: shared envelope (whole window or a >= 4 s stretch)
-    if g.random() < 0.3:
-        dur = g.uniform(4.0, window_s)
+        ecg = g.uniform(0.0, 0.05) * rec["r_amp"] * _bandnoise(g, n_e, fs_e, 0.3, 6.0)
+        ppg = g.uniform(0.2, 1.0) * rec["ppg_motion"] * _bandnoise(g, n_p, fs_p, 0.3, 6.0)
+        if g.random() < 0.1:  # a brief (<= 1.5 s) bump: still readable, still its rhythm class
+            st, du = g.uniform(0.0, window_s - 1.5), g.uniform(0.5, 1.5)
+            ppg += g.uniform(0.3, 1.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0) * env(n_p, fs_p, st, du)
+        return ecg, ppg
+    # the same event hits both sensors: shared envelope (whole window or a >= 3.5 s stretch)
+    if g.random() < 0.4:
+        dur = g.uniform(3.5, window_s)
         start = g.uniform(0.0, window_s - dur)
     else:
         start, dur = -1.0, window_s + 2.0
-    def env(n, fs):
-        tt = np.arange(n) / fs
-        return 0.5 * (np.tanh((tt - start) / 0.3) - np.tanh((tt - start - dur) / 0.3))
     tp = np.arange(n_p) / fs_p
-    ppg = g.uniform(0.8, 3.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
+    ppg = g.uniform(0.5, 3.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
     if g.random() < 0.5:  # walking / running cadence sits right in the HR band
         fc = g.uniform(1.2, 2.8)
         ppg += g.uniform(0.5, 2.0) * (np.sin(2 * np.pi * fc * tp + g.uniform(0, 6.3))
@@ -251,7 +265,7 @@ def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float
             ppg += g.uniform(-4.0, 4.0) * 0.5 * (1 + np.tanh((tp - g.uniform(0, window_s)) / g.uniform(0.05, 0.4)))
     ecg = rec["r_amp"] * (g.uniform(0.4, 1.5) * _bandnoise(g, n_e, fs_e, 0.3, 6.0, g.uniform(0.0, 1.5))
                           + g.uniform(0.05, 0.3) * _bandnoise(g, n_e, fs_e, 20.0, fs_e / 2, 0.0))
-    return ecg * env(n_e, fs_e), ppg * env(n_p, fs_p)
+    return ecg * env(n_e, fs_e, start, dur), ppg * env(n_p, fs_p, start, dur)
 
 
 def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p: float, n_e: int, n_p: int,
@@ -285,13 +299,14 @@ def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p
 
 def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0, fs_ppg: float = 64.0,
                 class_probs=None, n_records: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> tuple[Windows, Windows]:
+                progress: Callable[[int, int], None] | None = None, workers: int = 1) -> tuple[Windows, Windows]:
     """n paired windows -> (ECG Windows at fs_ecg, PPG Windows at fs_ppg), raw (not normalised).
 
     Both share labels, window_id (= generator index 0..n-1) and record_id. class_probs (5 weights) draws
     classes at random; None gives exact balance (each block of 5 windows holds one of each class).
     n_records spreads n windows over that many records (default: records of 20 consecutive windows).
-    progress(done, n) is called every 500 windows.
+    progress(done, n) is called every 500 windows. workers > 1 generates chunks in that many processes
+    (same bytes as workers=1; used only when n >= 200 per worker).
     """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise EdgePPGError(f"number of windows must be a positive integer, got {n!r}")
@@ -308,37 +323,65 @@ def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0,
             raise EdgePPGError(f"class_probs must be 5 non-negative weights for {RHYTHM_LABELS}, got {class_probs!r}")
         probs = probs / probs.sum()
     per_rec = WINDOWS_PER_RECORD if n_records is None else max(1, math.ceil(n / max(1, int(n_records))))
-    n_e, n_p = int(round(window_s * fs_ecg)), int(round(window_s * fs_ppg))
-    xe = np.empty((n, 1, n_e), np.float32)
-    xp = np.empty((n, 1, n_p), np.float32)
-    rhythm = np.empty(n, np.int64)
-    hr = np.empty(n, np.float32)
-    valid = np.empty(n, bool)
-    rr_bpm = np.empty(n, np.float32)
-    be, bp, counts = [], [], np.empty(n, np.int64)
+    args = (seed, window_s, float(fs_ecg), float(fs_ppg), probs, per_rec)
+    workers = max(1, min(int(workers or 1), os.cpu_count() or 1, n // 200 or 1))
+    if workers == 1:
+        chunks = [_generate(0, n, *args, progress=progress, total=n)]
+    else:
+        # windows depend only on (seed, index), so chunks can be made anywhere and concatenated in order
+        bounds = np.linspace(0, n, 4 * workers + 1).astype(int)
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futs = [pool.submit(_generate, int(a), int(b), *args) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+            chunks = []
+            for f in futs:
+                chunks.append(f.result())
+                if progress is not None:
+                    progress(sum(len(c[2]) for c in chunks), n)
+    xe, xp, rhythm, hr, valid, rr_bpm, be, bp, counts = (np.concatenate(parts) for parts in zip(*chunks))
     rec_id = np.arange(n, dtype=np.int64) // per_rec
-    rec, cache = None, {}
-    for i in range(n):
-        if rec is None or rec_id[i] != rec_id[i - 1]:
-            rec = _record_params(seed, int(rec_id[i]))
-        e, p, ie, ip, lab, h, v, rb = _one_window(seed, i, rec, window_s, fs_ecg, fs_ppg, n_e, n_p, probs, cache)
-        xe[i, 0], xp[i, 0] = e, p
-        rhythm[i], hr[i], valid[i], rr_bpm[i] = lab, h, v, rb
-        be.append(ie)
-        bp.append(ip)
-        counts[i] = ie.size
-        if progress is not None and ((i + 1) % 500 == 0 or i + 1 == n):
-            progress(i + 1, n)
     ptr = np.concatenate([[0], np.cumsum(counts)])
     common = dict(rhythm=rhythm, hr_bpm=hr, hr_valid=valid, rr_bpm=rr_bpm, beat_ptr=ptr,
                   window_id=np.arange(n, dtype=np.int64), record_id=rec_id)
     meta = {"source": "synth", "generator": GENERATOR, "seed": int(seed), "window_s": float(window_s),
             "rhythm_labels": list(RHYTHM_LABELS)}
-    ecg = Windows(x=xe, fs_hz=float(fs_ecg), beat_idx=np.concatenate(be).astype(np.int32), modality="ecg",
+    ecg = Windows(x=xe, fs_hz=float(fs_ecg), beat_idx=be, modality="ecg",
                   meta={**meta, "beat": "r_peak"}, **common)
-    ppg = Windows(x=xp, fs_hz=float(fs_ppg), beat_idx=np.concatenate(bp).astype(np.int32), modality="ppg",
+    ppg = Windows(x=xp, fs_hz=float(fs_ppg), beat_idx=bp, modality="ppg",
                   meta={**meta, "beat": "systolic_peak", "polarity": "pulse-up"}, **common)
     return ecg, ppg
+
+
+def _generate(start: int, stop: int, seed: int, window_s: float, fs_e: float, fs_p: float,
+              probs: np.ndarray | None, per_rec: int, progress: Callable[[int, int], None] | None = None,
+              total: int = 0):
+    """Windows start..stop-1 as arrays (ECG x, PPG x, rhythm, hr, valid, rr, ECG beats, PPG beats, counts)."""
+    m = stop - start
+    n_e, n_p = int(round(window_s * fs_e)), int(round(window_s * fs_p))
+    xe = np.empty((m, 1, n_e), np.float32)
+    xp = np.empty((m, 1, n_p), np.float32)
+    rhythm = np.empty(m, np.int64)
+    hr = np.empty(m, np.float32)
+    valid = np.empty(m, bool)
+    rr_bpm = np.empty(m, np.float32)
+    be, bp, counts = [], [], np.empty(m, np.int64)
+    rec, rec_r, cache = None, -1, {}
+    for j in range(m):
+        i = start + j
+        if i // per_rec != rec_r:
+            rec_r = i // per_rec
+            rec = _record_params(seed, rec_r)
+        e, p, ie, ip, lab, h, v, rb = _one_window(seed, i, rec, window_s, fs_e, fs_p, n_e, n_p, probs, cache)
+        xe[j, 0], xp[j, 0] = e, p
+        rhythm[j], hr[j], valid[j], rr_bpm[j] = lab, h, v, rb
+        be.append(ie.astype(np.int32))
+        bp.append(ip.astype(np.int32))
+        counts[j] = ie.size
+        if progress is not None and ((i + 1) % 500 == 0 or i + 1 == total):
+            progress(i + 1, total)
+    empty = np.zeros(0, np.int32)
+    return (xe, xp, rhythm, hr, valid, rr_bpm, np.concatenate(be) if be else empty,
+            np.concatenate(bp) if bp else empty, counts)
 
 
 def split_indices(w: Windows, val_frac: float = 0.15, test_frac: float = 0.15, seed: int = 0) -> dict[str, np.ndarray]:
