@@ -37,7 +37,7 @@ def test_interrupted_stage_resumes_in_place(tmp_path):
     calls = []
     with pytest.raises(KeyboardInterrupt):
         run_stages(_stages(calls, fail_at=2), tmp_path, print)
-    assert not (tmp_path / "b" / "stage.json").exists()
+    assert not (tmp_path / ".stages" / "b.json").exists()
     recs = run_stages(_stages(calls), tmp_path, print)
     assert recs["a"].skipped and not recs["b"].skipped
     assert (tmp_path / "b" / "b.txt").read_text() == "AB3"
@@ -53,4 +53,4 @@ def test_config_change_or_tampered_output_reruns(tmp_path):
     # "a" is rebuilt; its outputs come back byte-identical, so "b" (keyed on a's output hashes) is kept
     assert not recs["a"].skipped and recs["b"].skipped
     assert (tmp_path / "a" / "a.txt").read_text() == "A"
-    assert json.loads((tmp_path / "b" / "stage.json").read_text())["metrics"] == {"steps": 3}
+    assert json.loads((tmp_path / ".stages" / "b.json").read_text())["metrics"] == {"steps": 3}

@@ -1,10 +1,11 @@
 """Resumable stages: each stage folder records the config slice and input hashes it was made from.
 
-RUN/<stage>/stage.json   written LAST (atomically) when a stage finishes: config hash, input hashes,
-                         output files with sha256, metrics, seconds. Present + matching = skip.
-RUN/<stage>/attempt.json written when a stage starts: if a later run has a different config/inputs,
-                         the half-finished folder is wiped; if it matches, the stage resumes in place
-                         (training picks up its last epoch checkpoint).
+RUN/.stages/<stage>.json          written LAST (atomically) when a stage finishes: config hash, input
+                                  hashes, output files with sha256, metrics, seconds. Matching = skip.
+RUN/.stages/<stage>.attempt.json  written when a stage starts: if a later run has a different
+                                  config/inputs, the half-finished RUN/<stage>/ is wiped; if it matches,
+                                  the stage resumes in place (training picks up its last epoch checkpoint).
+Bookkeeping lives outside RUN/<stage>/ so each stage folder holds only that stage's own outputs.
 """
 
 from __future__ import annotations
@@ -74,13 +75,11 @@ class Stage:
 
 def _hash_outputs(stage_dir: Path, files: list[Path] | None) -> dict[str, str]:
     if files is None:
-        files = [p for p in stage_dir.rglob("*") if p.is_file() and p.name not in ("stage.json", "attempt.json")
-                 and not p.name.startswith(".")]
+        files = [p for p in stage_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
     return {str(p.relative_to(stage_dir)): sha256_file(p) for p in sorted(files)}
 
 
-def _load_record(stage_dir: Path) -> dict | None:
-    p = stage_dir / "stage.json"
+def _load_record(p: Path) -> dict | None:
     if not p.is_file():
         return None
     try:
@@ -101,21 +100,22 @@ def _outputs_intact(stage_dir: Path, outputs: dict[str, str]) -> bool:
 def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Callable[[str], None]) -> StageRecord:
     """Skip when the record matches config + inputs and outputs are intact; else (re)run, resuming in place."""
     stage_dir = run_dir / stage.name
+    book = run_dir / ".stages"
+    record_path, attempt_path = book / f"{stage.name}.json", book / f"{stage.name}.attempt.json"
     cfg_sha = config_hash(stage.config)
     input_sha = {n: done[n].sha256 for n in stage.needs}
     if stage.extra_inputs:
         input_sha.update(stage.extra_inputs())
-    rec = _load_record(stage_dir)
+    rec = _load_record(record_path)
     if (rec and rec["config_sha256"] == cfg_sha and rec["input_sha256"] == input_sha
             and _outputs_intact(stage_dir, rec["outputs"])):
         return StageRecord(stage.name, stage_dir, cfg_sha, input_sha, rec["outputs"], rec.get("metrics", {}),
                            rec.get("seconds", 0.0), skipped=True)
     attempt = {"config_sha256": cfg_sha, "input_sha256": input_sha}
-    attempt_path = stage_dir / "attempt.json"
     prev = json.loads(attempt_path.read_text()) if attempt_path.is_file() else None
     if stage_dir.exists() and prev != attempt:
         shutil.rmtree(stage_dir)  # made from other config/inputs: nothing in it can be reused
-    (stage_dir / "stage.json").unlink(missing_ok=True)
+    record_path.unlink(missing_ok=True)
     stage_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(attempt_path, attempt)
     t0 = time.perf_counter()
@@ -124,7 +124,7 @@ def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Ca
     seconds = time.perf_counter() - t0
     outputs = _hash_outputs(stage_dir, stage.outputs(stage_dir) if stage.outputs else None)
     record = StageRecord(stage.name, stage_dir, cfg_sha, input_sha, outputs, metrics, round(seconds, 3))
-    atomic_write_json(stage_dir / "stage.json", record.to_json())
+    atomic_write_json(record_path, record.to_json())
     return record
 
 
