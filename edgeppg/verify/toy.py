@@ -182,3 +182,42 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
         "labels": list(RHYTHM_LABELS),
     })
     return out
+
+
+def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0, timeout_s: float = 600.0) -> Path:
+    """Build the toy export once per cache root (shared by pytest-xdist workers); later callers reuse it.
+
+    Keyed by this module's source and the arguments, so editing the toy rebuilds it. Callers that modify
+    files must copy the folder first.
+    """
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+    import time
+
+    key = hashlib.sha256(Path(__file__).read_bytes() + f"{preset}:{seed}".encode()).hexdigest()[:12]
+    root = Path(cache_root)
+    root.mkdir(parents=True, exist_ok=True)
+    final, lock = root / f"edgeppg-toy-{key}", root / f"edgeppg-toy-{key}.lock"
+    deadline = time.monotonic() + timeout_s
+    while not (final / "manifest.json").is_file():
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:  # another worker is building it: wait, unless its lock is stale
+            if time.time() - lock.stat().st_mtime > timeout_s:
+                lock.unlink(missing_ok=True)
+            elif time.monotonic() > deadline:
+                raise TimeoutError(f"toy export {final} not built within {timeout_s} s (lock {lock})")
+            time.sleep(0.5)
+            continue
+        try:
+            os.close(fd)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
+            make_toy_export(tmp, preset, seed)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)  # atomic publish: readers never see a half-built folder
+        finally:
+            lock.unlink(missing_ok=True)
+    return final

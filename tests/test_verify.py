@@ -1,0 +1,155 @@
+"""`edgeppg verify`: integrity first, smallest TFLM arena, fixed verify.json keys, bench.json, plots."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeppg.cli.main import main
+from edgeppg.errors import EdgePPGError
+from edgeppg.verify import VerifyConfig, verify_export
+from edgeppg.verify.toy import cached_toy_export
+
+FAST = VerifyConfig(latency_runs=10, latency_warmup=2)
+
+
+@pytest.fixture(scope="session")
+def toy_export(tmp_path_factory) -> Path:
+    # parent of the per-worker basetemp is shared by xdist workers: the toy (TF conversion) is built once
+    return cached_toy_export(tmp_path_factory.getbasetemp().parent)
+
+
+@pytest.fixture(scope="module")
+def verified(toy_export, tmp_path_factory):
+    d = tmp_path_factory.mktemp("verified") / "export"
+    shutil.copytree(toy_export, d)
+    return d, verify_export(d, cfg=FAST)
+
+
+@pytest.fixture
+def export_copy(toy_export, tmp_path) -> Path:
+    d = tmp_path / "export"
+    shutil.copytree(toy_export, d)
+    return d
+
+
+def _flip_byte(path: Path, offset: int = 100) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_verify_json_has_the_fixed_keys(verified):
+    d, _ = verified
+    vj = json.loads((d / "verify" / "verify.json").read_text())
+    for key in ("arena_bytes", "flash_bytes", "host_latency_us", "targets", "metrics", "tflm_vs_litert_ref_max_lsb"):
+        assert key in vj, key
+    assert set(vj["host_latency_us"]) == {"litert_int8", "onnxruntime_int8", "tflm"}
+    for v in vj["host_latency_us"].values():
+        assert v["median"] > 0 and v["p90"] >= v["median"]
+    assert set(vj["targets"]) >= {"nrf52840", "nrf5340", "stm32l4r5"}
+    for t in vj["targets"].values():
+        assert {"est_latency_ms", "flash_free_bytes", "ram_free_bytes", "fits"} <= set(t)
+        assert t["est_latency_ms"] > 0 and isinstance(t["fits"], bool)
+    assert {"rhythm_macro_f1", "hr_mae_bpm", "rr_mae_bpm"} <= set(vj["metrics"])
+    assert vj["metrics"]["n_windows"] == 24
+    md = (d / "verify" / "verify.md").read_text()
+    assert f"{vj['arena_bytes']:,}" in md and "nrf52840" in md
+
+
+def test_figures_are_consistent_with_the_artifacts(verified):
+    d, r = verified
+    manifest = json.loads((d / "manifest.json").read_text())
+    model_bytes = (d / "student_int8.tflite").stat().st_size
+    assert r["model"]["model_bytes"] == model_bytes
+    assert r["flash_bytes"] == model_bytes + r["flash"]["runtime_bytes_est"]
+    assert r["model"]["macs"] == manifest["model"]["macs"]  # graph MAC count agrees with the spec's
+    assert set(r["model"]["tflite_ops"]) >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"}
+    nrf = r["targets"]["nrf52840"]
+    assert nrf["est_latency_ms"] == pytest.approx(r["model"]["macs"] * 2.5 / 64e3, rel=1e-3)
+    assert nrf["ram_free_bytes"] == 256 * 1024 - r["ram_bytes"]
+    # a profile with less clock takes longer for the same MACs
+    assert r["targets"]["nrf52840"]["est_latency_ms"] > r["targets"]["stm32l4r5"]["est_latency_ms"]
+
+
+def test_arena_is_the_smallest_that_works_and_minus_16_fails(verified):
+    from edgeppg.verify.tflm import try_arena
+    from edgeppg.verify.runtimes import quantize
+
+    d, r = verified
+    model = (d / "student_int8.tflite").read_bytes()
+    manifest = json.loads((d / "manifest.json").read_text())
+    x = quantize(np.linspace(-2, 2, 512, dtype=np.float32).reshape(1, 512, 1), manifest["input"]["scale"],
+                 manifest["input"]["zero_point"])
+    arena = r["arena_bytes"]
+    assert try_arena(model, arena, x)[0]
+    assert not try_arena(model, arena - 16, x)[0]
+    assert not try_arena(model, arena - 1, x)[0]
+    assert arena >= r["arena"]["allocation_total_bytes"]
+    assert r["arena"]["minus_16_fails"] and r["arena"]["minus_1_fails"]
+
+
+def test_plots_are_written(verified):
+    d, r = verified
+    assert set(r["plots"]) == {"hr_bland_altman", "pred_vs_true", "rhythm_confusion", "size_accuracy"}
+    for name in r["plots"].values():
+        assert (d / "verify" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tampered_artifact_is_refused_before_anything_runs(export_copy, capsys):
+    _flip_byte(export_copy / "student_int8.tflite")
+    assert main(["verify", str(export_copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "student_int8.tflite was modified after export" in err[0]
+    assert not (export_copy / "verify").exists()
+
+
+@pytest.mark.parametrize("victim", ["heldout.npz", "parity.json", "student_int8.onnx"])
+def test_every_listed_artifact_is_checked(export_copy, victim):
+    _flip_byte(export_copy / victim, offset=50)
+    with pytest.raises(EdgePPGError, match=f"{victim} was modified after export"):
+        verify_export(export_copy, cfg=FAST)
+
+
+def test_missing_artifact_and_missing_manifest_are_refused(export_copy, tmp_path):
+    (export_copy / "student_int8.onnx").unlink()
+    with pytest.raises(EdgePPGError, match="student_int8.onnx listed in the manifest is missing"):
+        verify_export(export_copy, cfg=FAST)
+    with pytest.raises(EdgePPGError, match="no manifest.json"):
+        verify_export(tmp_path, cfg=FAST)
+
+
+def test_manifest_that_disagrees_with_the_model_is_refused(export_copy):
+    path = export_copy / "manifest.json"
+    m = json.loads(path.read_text())
+    m["input"]["scale"] *= 2  # firmware would quantise its input wrongly with this manifest
+    path.write_text(json.dumps(m))
+    with pytest.raises(EdgePPGError, match="manifest input scale/zero_point .* differ from the model"):
+        verify_export(export_copy, cfg=FAST)
+
+
+def test_bench_json_replaces_the_estimate_and_says_so(export_copy):
+    macs = json.loads((export_copy / "manifest.json").read_text())["model"]["macs"]
+    bench = {"target": "qemu-m4", "instructions_per_inference": 640_000, "macs": macs,
+             "instructions_per_mac": 640_000 / macs}
+    (export_copy / "bench.json").write_text(json.dumps(bench))
+    r = verify_export(export_copy, cfg=VerifyConfig(latency_runs=5, latency_warmup=1, plots=False))
+    nrf = r["targets"]["nrf52840"]
+    assert nrf["measured"] and "bench.json" in nrf["latency_source"]
+    assert nrf["est_latency_ms"] == pytest.approx(10.0)  # 640k instructions at 64 MHz
+    bench["macs"] = macs + 1
+    (export_copy / "bench.json").write_text(json.dumps(bench))
+    with pytest.raises(EdgePPGError, match="belongs to another model"):
+        verify_export(export_copy, cfg=FAST)
+
+
+def test_quantize_rounds_half_away_from_zero_and_clamps():
+    from edgeppg.verify.runtimes import quantize
+
+    x = np.array([0.5, -0.5, 1.5, -1.5, 1000.0, -1000.0, 0.49], np.float32)
+    assert quantize(x, 1.0, 0).tolist() == [1, -1, 2, -2, 127, -128, 0]
+    assert quantize(np.array([0.0], np.float32), 0.1, -5).tolist() == [-5]
