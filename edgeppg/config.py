@@ -77,7 +77,7 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    student: str = "s12k"
+    student: str = "s5k"
     temperature: float = 4.0
     alpha: float = 0.7  # weight of the soft (teacher) term in the rhythm loss
     hr_mode: str = "regression"  # "regression" | "bins"
