@@ -105,26 +105,30 @@ def _check_symmetric(t: Tensor, name: str):
         raise EdgePPGError(f"{name}: weights {t.name!r} have non-zero zero points; int8 weights must be symmetric")
 
 
-def _widen_interleaved(w2d: np.ndarray) -> np.ndarray:
-    """[OC][K] int8 -> int16 stream for conv_opt: per oc pair, per 4 taps [a0 a2 a1 a3 | b0 b2 b1 b3],
-    then the K%4 tail as (a, b) pairs; a trailing odd channel gets its own groups + tail, padded even."""
+def _widen_interleaved(w2d: np.ndarray, quads: bool) -> np.ndarray:
+    """[OC][K] int8 -> int16 stream for conv_opt. K is zero-padded to a multiple of 4. Channels go in
+    blocks (of 4 when `quads`, then 2, then 1); per block and group of 4 taps, each channel j gives two
+    words in SXTB16 order: (w0, w2), (w1, w3)."""
     oc, k = w2d.shape
-    k4 = k & ~3
+    kp = (k + 3) // 4 * 4
+    w = np.zeros((oc, kp), np.int16)
+    w[:, :k] = w2d
+    g = w.reshape(oc, kp // 4, 4)[:, :, [0, 2, 1, 3]]  # (oc, groups, 4)
+    blocks, o = [], 0
+    for size in ((4, 2, 1) if quads else (2, 1)):
+        while oc - o >= size:
+            blocks.append(np.concatenate([g[o + j] for j in range(size)], axis=1).reshape(-1))
+            o += size
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
+
+
+def _rq_params(mults, shifts, out_offset) -> list[int]:
+    """{mult, rs, 2^(rs-1) + (off << rs)} per channel for rq_fast."""
     out = []
-    w = w2d.astype(np.int16)
-    def groups(row):
-        g = row[:k4].reshape(-1, 4)
-        return g[:, [0, 2, 1, 3]]
-    for o in range(0, oc - 1, 2):
-        ga, gb = groups(w[o]), groups(w[o + 1])
-        out.append(np.concatenate([ga, gb], axis=1).reshape(-1))
-        out.append(np.stack([w[o, k4:], w[o + 1, k4:]], axis=1).reshape(-1))
-    if oc % 2:
-        row = np.concatenate([groups(w[oc - 1]).reshape(-1), w[oc - 1, k4:]])
-        if row.size % 2:
-            row = np.concatenate([row, np.zeros(1, np.int16)])
-        out.append(row)
-    return np.concatenate(out) if out else np.zeros(0, np.int16)
+    for m, sh in zip(mults, shifts):
+        rs = -sh
+        out += [m, rs, (1 << (rs - 1)) + out_offset * (1 << rs)]
+    return out
 
 
 # ---- exact int32 helpers for the ADD lookup tables (same arithmetic as eppg_kernels.c) ----
@@ -174,6 +178,7 @@ def generate(tflite_path: str | os.PathLike, model_name: str | None = None) -> G
 
     em = _Emitter()
     layers: list[Layer] = []
+    scratch_words = 0
     op_counts: dict[str, int] = {}
     for op in g.ops:
         op_counts[op.kind] = op_counts.get(op.kind, 0) + 1
@@ -208,8 +213,19 @@ def generate(tflite_path: str | os.PathLike, model_name: str | None = None) -> G
                 if pad_free:
                     w2 = w.reshape(out_ch, k * in_ch)
                     fold = bias + (-tin.zp) * w2.astype(np.int64).sum(axis=1)
-                    fields["w16"] = "EPPG_OPT_DATA(" + em.array("int16_t", "w16", _widen_interleaved(w2), opt=True) + ")"
-                    fields["bias_fold"] = "EPPG_OPT_DATA(" + em.array("int32_t", "bfold", _wrap32(fold), opt=True) + ")"
+                    fast = _fast_rq(fold, w2, shifts)
+                    scale = 2 if fast else 1  # fast layers store weights and bias doubled (see rq_fast)
+                    fields["w16"] = "EPPG_OPT_DATA(" + em.array("int16_t", "w16", _widen_interleaved(
+                        w2.astype(np.int16) * scale, quads=bool(fast)), opt=True) + ")"
+                    fields["bias_fold"] = "EPPG_OPT_DATA(" + em.array("int32_t", "bfold", _wrap32(fold * scale),
+                                                                      opt=True) + ")"
+                    fields["scratch"] = "EPPG_OPT_DATA(conv_scratch)"
+                    fields["fast_rq"] = fast
+                    if fast:
+                        fields["rqp"] = "EPPG_OPT_DATA(" + em.array("int32_t", "rqp", _rq_params(
+                            mults, shifts, tout.zp), opt=True) + ")"
+                    fields["k_padded"] = (k * in_ch + 3) // 4 * 4
+                    scratch_words = max(scratch_words, fields["k_padded"])
                 layers.append(Layer("CONV", name, "eppg_conv_t", fields, [buf(op.inputs[0])], buf(op.outputs[0]),
                                     out_len * out_ch * k * in_ch))
             else:
@@ -220,7 +236,10 @@ def generate(tflite_path: str | os.PathLike, model_name: str | None = None) -> G
                 fields = dict(common, depth_mult=dm, w=em.array("int8_t", "w", w))
                 if pad_free and dm == 1:
                     fold = bias + (-tin.zp) * w.astype(np.int64).sum(axis=0)
-                    fields["bias_fold"] = "EPPG_OPT_DATA(" + em.array("int32_t", "bfold", _wrap32(fold), opt=True) + ")"
+                    fast = _fast_rq(fold, w.T, shifts)
+                    fields["bias_fold"] = "EPPG_OPT_DATA(" + em.array("int32_t", "bfold", _wrap32(fold * (2 if fast else 1)),
+                                                                      opt=True) + ")"
+                    fields["fast_rq"] = fast
                 layers.append(Layer("DW", name, "eppg_dw_t", fields, [buf(op.inputs[0])], buf(op.outputs[0]),
                                     out_len * out_ch * k))
         elif op.kind == "FULLY_CONNECTED":
@@ -253,11 +272,16 @@ def generate(tflite_path: str | os.PathLike, model_name: str | None = None) -> G
             codes = range(-128, 128)
             lut1 = [mbqm(_i32((c - t1.zp) << left_shift), m1, s1) for c in codes]
             lut2 = [mbqm(_i32((c - t2.zp) << left_shift), m2, s2) for c in codes]
+            fast = int(1 <= -so <= 23 and max(map(abs, lut1)) + max(map(abs, lut2)) < (1 << 30))
+            if fast:  # stored doubled for rq_fast
+                lut1, lut2 = [2 * v for v in lut1], [2 * v for v in lut2]
             fields = dict(n=int(np.prod(tout.shape)), in1_offset=-t1.zp, in2_offset=-t2.zp, left_shift=left_shift,
                           in1_mult=m1, in1_shift=s1, in2_mult=m2, in2_shift=s2, out_mult=mo, out_shift=so,
                           out_offset=tout.zp, act_min=act_min, act_max=act_max,
                           lut1="EPPG_OPT_DATA(" + em.array("int32_t", "lut", lut1, opt=True) + ")",
-                          lut2="EPPG_OPT_DATA(" + em.array("int32_t", "lut", lut2, opt=True) + ")")
+                          lut2="EPPG_OPT_DATA(" + em.array("int32_t", "lut", lut2, opt=True) + ")", fast_rq=fast,
+                          rqp=("EPPG_OPT_DATA(" + em.array("int32_t", "rqp", _rq_params([mo], [so], tout.zp), opt=True)
+                               + ")") if fast else "0")
             layers.append(Layer("ADD", name, "eppg_add_t", fields, [buf(op.inputs[0]), buf(op.inputs[1])],
                                 buf(op.outputs[0])))
         elif op.kind in ("PAD", "PADV2"):
@@ -332,16 +356,28 @@ def generate(tflite_path: str | os.PathLike, model_name: str | None = None) -> G
                 break
             off = max(off, e)
         offsets[b] = off
-    arena = max((offsets[b] + size[b] for b in offsets), default=0)
+    # + slack: conv_opt reads each receptive field rounded up to 4 bytes (the extra taps weigh zero)
+    arena = max((offsets[b] + size[b] for b in offsets), default=0) + 4
 
     macs = sum(L.macs for L in layers)
     name = model_name or Path(tflite_path).stem
     tin = T[g.inputs[0]]
     out_bytes = [T[o].nbytes for o in g.outputs]
-    return Generated(_emit_c(em, layers, offsets, arena, name, macs, in_buf, tin.nbytes, out_bufs, out_bytes),
+    return Generated(_emit_c(em, layers, offsets, arena, name, macs, in_buf, tin.nbytes, out_bufs, out_bytes,
+                             scratch_words),
                      _emit_h(name, macs, arena, tin.nbytes, out_bytes, len(layers)), macs, arena, tin.nbytes, out_bytes,
                      [dict(name=L.name, kind=L.kind, macs=L.macs, out_bytes=T[L.output].nbytes) for L in layers],
                      op_counts)
+
+
+def _fast_rq(bias_fold, w2d, shifts) -> int:
+    """1 when every possible accumulator satisfies |acc| < 2^30 and every channel has rs in 1..23:
+    then SRDHM(acc, m) == SMMULR(2*acc, m) exactly, the rounding needs no e == 0 special case, and the
+    output offset folds into the rounding constant."""
+    if max(shifts) > -1 or min(shifts) < -23:  # rs in 1..23 keeps (off << rs) inside int32
+        return 0
+    bound = np.abs(np.asarray(bias_fold, np.int64)) + 128 * np.abs(np.asarray(w2d, np.int64)).sum(axis=1)
+    return int(bound.max() < (1 << 30))
 
 
 def _mean_multiplier(real: float, n: int) -> tuple[int, int]:
@@ -382,11 +418,13 @@ def _emit_h(name, macs, arena, in_bytes, out_bytes, n_layers) -> str:
 """
 
 
-def _emit_c(em, layers, offsets, arena, name, macs, in_buf, in_bytes, out_bufs, out_bytes) -> str:
+def _emit_c(em, layers, offsets, arena, name, macs, in_buf, in_bytes, out_bufs, out_bytes, scratch_words) -> str:
     out = [f"/* Generated by edgeppg.bench.codegen from {name}.tflite -- do not edit.",
            f" * {len(layers)} layers, {macs} MACs, arena {arena} bytes. */",
            '#include "model_gen.h"', "",
-           "#if EPPG_OPT", "#define EPPG_OPT_DATA(x) (x)", "#else", "#define EPPG_OPT_DATA(x) 0", "#endif", ""]
+           "#if EPPG_OPT", "#define EPPG_OPT_DATA(x) (x)",
+           f"static uint32_t conv_scratch[{max(scratch_words, 1)}]; /* widened input rows for conv_opt */",
+           "#else", "#define EPPG_OPT_DATA(x) 0", "#endif", ""]
     for text, opt in em.arrays:
         out += (["#if EPPG_OPT", text, "#endif"] if opt else [text])
     out.append("")

@@ -40,7 +40,13 @@ int32_t eppg_mbqm(int32_t x, int32_t mult, int32_t shift)
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #define SXTB16(x) __sxtb16(x)
-#define SXTB16_ROR8(x) __sxtb16(__ror((x), 8))
+static inline uint32_t sxtb16_ror8(uint32_t x)
+{
+    uint32_t r;
+    __asm("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x)); /* GCC 12 has no __ror and won't fuse the rotate */
+    return r;
+}
+#define SXTB16_ROR8(x) sxtb16_ror8(x)
 #define SMLAD(a, b, acc) __smlad((a), (b), (acc))
 #else
 static inline uint32_t SXTB16(uint32_t x)
@@ -63,141 +69,250 @@ static inline uint32_t ld32(const void *p)
     return v;
 }
 
-/* MBQM rewritten with two exact identities: SRDHM(a,b) == (a*b + 2^30) >> 31 for every product that
- * cannot saturate (mult > 0 here), and RDBP(x,e) == (x + 2^(e-1) - (x<0)) >> e for e >= 1. */
-static inline int32_t mbqm_fast(int32_t x, int32_t mult, int32_t shift)
+/* Requantization, precomputed per channel. MBQM is rewritten with exact identities:
+ *   SRDHM(a,b) == (a*b + 2^30) >> 31          for every product that cannot saturate (mult > 0 here)
+ *              == SMMULR(2a, b)                when |a| < 2^30 (the generator proves it per layer: fast_rq)
+ *   RDBP(x,e)  == (x + 2^(e-1) - (x<0)) >> e   for e >= 1 (nz = 0 turns the correction off for e == 0). */
+typedef struct {
+    int32_t mult, ls, rs, rnd, nz;
+} rq_t;
+
+static inline rq_t rq_make(int32_t mult, int32_t shift)
 {
-    int32_t ls = shift > 0 ? shift : 0;
-    int32_t rs = shift > 0 ? 0 : -shift;
-    int32_t hi = (int32_t)(((int64_t)(int32_t)((uint32_t)x << ls) * mult + (1 << 30)) >> 31);
-    if (rs == 0) return hi;
-    return (hi + (1 << (rs - 1)) - (int32_t)((uint32_t)hi >> 31)) >> rs;
+    rq_t r;
+    r.mult = mult;
+    r.ls = shift > 0 ? shift : 0;
+    r.rs = shift > 0 ? 0 : -shift;
+    r.rnd = r.rs ? (1 << (r.rs - 1)) : 0;
+    r.nz = r.rs ? 1 : 0;
+    return r;
 }
 
-static inline int8_t requant_store(int32_t acc, int32_t mult, int32_t shift, int32_t off, int32_t lo, int32_t hi)
+static inline int32_t rq_apply(int32_t acc, rq_t r)
 {
-    return (int8_t)clamp32(mbqm_fast(acc, mult, shift) + off, lo, hi);
+    int32_t hi = (int32_t)(((int64_t)(int32_t)((uint32_t)acc << r.ls) * r.mult + (1 << 30)) >> 31);
+    return (hi + r.rnd - ((hi >> 31) & r.nz)) >> r.rs;
+}
+
+static inline int32_t smmulr(int32_t a, int32_t b)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t r;
+    __asm("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+#else
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 31)) >> 32);
+#endif
+}
+
+/* fast_rq layers (the generator proved |acc| < 2^30, no left shift, 1 <= rs <= 23): the accumulator
+ * arrives doubled (weights and bias stored x2), SMMULR gives SRDHM, and the output offset is folded into
+ * the rounding constant: rnd = 2^(rs-1) + (off << rs). */
+static inline int32_t rq_fast(int32_t acc2, int32_t mult, int32_t rs, int32_t rnd)
+{
+    int32_t hi = smmulr(acc2, mult);
+    return (hi + rnd - (int32_t)((uint32_t)hi >> 31)) >> rs;
+}
+
+/* Clamp to the activation range; when that range is all of int8 a single SSAT does it. */
+static inline int32_t sat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_SAT)
+    return __ssat(v, 8);
+#else
+    return clamp32(v, -128, 127);
+#endif
+}
+
+static inline int8_t rq_store(int32_t acc, rq_t r, int32_t off, int32_t lo, int32_t hi)
+{
+    return (int8_t)clamp32(rq_apply(acc, r) + off, lo, hi);
+}
+
+/* Widen 4*G int8 values to int16 pairs in SXTB16 order: word 2g = (x0,x2), word 2g+1 = (x1,x3). */
+static inline void widen_row(const int8_t *x, uint32_t *dst, int32_t groups, int32_t stride_words)
+{
+    for (int32_t g = 0; g < groups; g++, x += 4, dst += stride_words) {
+        uint32_t v = ld32(x);
+        dst[0] = SXTB16(v);
+        dst[2] = SXTB16_ROR8(v);
+    }
 }
 
 /* Conv as a GEMM: each output row's receptive field is one contiguous run of K = kernel*in_ch int8
- * values (NWC, stride*in_ch apart). 2 rows x 2 output channels per step, 4 MACs per SMLAD pair. */
+ * values (NWC, stride*in_ch apart). Two rows are widened once into scratch (interleaved per group of 4:
+ * a02 b02 a13 b13), then 2 rows x 2 output channels accumulate with 8 SMLADs per 4 inputs.
+ * Parameters are copied to locals: int8 stores may alias anything, which would force reloads. */
+/* Accumulate one row pair against NOC interleaved output channels (w advances past their block). */
+#define CONV_TILE(NOC)                                                                                   \
+    do {                                                                                                 \
+        const uint32_t *sp = s;                                                                          \
+        while (sp < send) {                                                                              \
+            const uint32_t x02a = sp[0], x02b = sp[1];                                                   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NOC; j++) {                                      \
+                acc[j] = SMLAD(x02a, w[2 * j], acc[j]);                                                  \
+                acc[NOC + j] = SMLAD(x02b, w[2 * j], acc[NOC + j]);                                      \
+            }                                                                                            \
+            const uint32_t x13a = sp[2], x13b = sp[3];                                                   \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NOC; j++) {                                      \
+                acc[j] = SMLAD(x13a, w[2 * j + 1], acc[j]);                                              \
+                acc[NOC + j] = SMLAD(x13b, w[2 * j + 1], acc[NOC + j]);                                  \
+            }                                                                                            \
+            sp += 4;                                                                                     \
+            w += 2 * NOC;                                                                                \
+        }                                                                                                \
+    } while (0)
+
+static inline __attribute__((always_inline)) void conv_fast_tile(const uint32_t *s, const uint32_t *send,
+                                                                  const uint32_t **wp, const int32_t *bf,
+                                                                  const int32_t *rqp, int8_t *oa, int8_t *ob,
+                                                                  int32_t lo, int32_t hi, const int NOC,
+                                                                  const int sat)
+{
+    int32_t acc[8];
+    const uint32_t *w = *wp;
+#pragma GCC unroll 4
+    for (int j = 0; j < NOC; j++) acc[j] = acc[NOC + j] = bf[j];
+    CONV_TILE(NOC);
+    *wp = w;
+#pragma GCC unroll 4
+    for (int j = 0; j < NOC; j++) {
+        const int32_t m = rqp[3 * j], rs = rqp[3 * j + 1], rnd = rqp[3 * j + 2];
+        int32_t va = rq_fast(acc[j], m, rs, rnd), vb = rq_fast(acc[NOC + j], m, rs, rnd);
+        oa[j] = (int8_t)(sat ? sat8(va) : clamp32(va, lo, hi));
+        ob[j] = (int8_t)(sat ? sat8(vb) : clamp32(vb, lo, hi));
+    }
+}
+
 static void conv_opt(const eppg_conv_t *p, const int8_t *in, int8_t *out)
 {
-    const int32_t K = (int32_t)p->kernel * p->in_ch;
-    const int32_t K4 = K & ~3;
+    const int32_t G = p->k_padded >> 2;
     const int32_t rstride = (int32_t)p->stride * p->in_ch;
-    const int32_t OC = p->out_ch;
-    const int32_t pair_len = 2 * K;          /* int16 per interleaved oc pair */
-    for (int32_t t = 0; t < p->out_len; t += 2) {
+    const int32_t OC = p->out_ch, T = p->out_len;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max;
+    const int sat = lo <= -128 && hi >= 127;
+    const uint32_t *const w16 = (const uint32_t *)(const void *)p->w16;
+    const int32_t *const bf = p->bias_fold, *const mult = p->mult, *const shift = p->shift, *const rqp = p->rqp;
+    uint32_t *const s = p->scratch;
+    const uint32_t *const send = s + 4 * G;
+    for (int32_t t = 0; t < T; t += 2) {
         const int8_t *xa = in + t * rstride;
-        const int8_t *xb = (t + 1 < p->out_len) ? xa + rstride : xa; /* odd tail row: compute twice */
+        const int two = t + 1 < T;
+        const int8_t *xb = two ? xa + rstride : xa; /* odd tail row: computed twice, stored once */
         int8_t *oa = out + t * OC;
-        int8_t *ob = (t + 1 < p->out_len) ? oa + OC : NULL;
-        const int16_t *w = p->w16;
+        int8_t *ob = two ? oa + OC : oa;
+        widen_row(xa, s, G, 4);
+        widen_row(xb, s + 1, G, 4);
+        const uint32_t *w = w16;
         int32_t oc = 0;
-        for (; oc + 1 < OC; oc += 2) {
-            int32_t a0 = p->bias_fold[oc], a1 = p->bias_fold[oc + 1], b0 = a0, b1 = a1;
-            const int8_t *pa = xa, *pb = xb;
-            const int16_t *wp = w;
-            for (int32_t k = 0; k < K4; k += 4) {
-                uint32_t va = ld32(pa), vb = ld32(pb);
-                pa += 4;
-                pb += 4;
-                uint32_t xa02 = SXTB16(va), xb02 = SXTB16(vb);
-                uint32_t w0 = ld32(wp);
-                a0 = SMLAD(xa02, w0, a0);
-                b0 = SMLAD(xb02, w0, b0);
-                uint32_t w1 = ld32(wp + 4);
-                a1 = SMLAD(xa02, w1, a1);
-                b1 = SMLAD(xb02, w1, b1);
-                uint32_t xa13 = SXTB16_ROR8(va), xb13 = SXTB16_ROR8(vb);
-                w0 = ld32(wp + 2);
-                a0 = SMLAD(xa13, w0, a0);
-                b0 = SMLAD(xb13, w0, b0);
-                w1 = ld32(wp + 6);
-                a1 = SMLAD(xa13, w1, a1);
-                b1 = SMLAD(xb13, w1, b1);
-                wp += 8;
+        if (p->fast_rq) { /* 2 rows x 4 channels, then 2, then 1: the generator laid w16 out the same way */
+            for (; oc + 3 < OC; oc += 4) {
+                if (sat) conv_fast_tile(s, send, &w, bf + oc, rqp + 3 * oc, oa + oc, ob + oc, lo, hi, 4, 1);
+                else conv_fast_tile(s, send, &w, bf + oc, rqp + 3 * oc, oa + oc, ob + oc, lo, hi, 4, 0);
             }
-            for (int32_t k = K4; k < K; k++) { /* tail: (w_oc, w_oc+1) int16 pairs */
-                int32_t xva = *pa++, xvb = *pb++;
-                a0 += xva * wp[0];
-                b0 += xvb * wp[0];
-                a1 += xva * wp[1];
-                b1 += xvb * wp[1];
-                wp += 2;
-            }
-            w += pair_len;
-            const int32_t m0 = p->mult[oc], s0 = p->shift[oc], m1 = p->mult[oc + 1], s1 = p->shift[oc + 1];
-            oa[oc] = requant_store(a0, m0, s0, p->out_offset, p->act_min, p->act_max);
-            oa[oc + 1] = requant_store(a1, m1, s1, p->out_offset, p->act_min, p->act_max);
-            if (ob) {
-                ob[oc] = requant_store(b0, m0, s0, p->out_offset, p->act_min, p->act_max);
-                ob[oc + 1] = requant_store(b1, m1, s1, p->out_offset, p->act_min, p->act_max);
-            }
+            for (; oc + 1 < OC; oc += 2)
+                conv_fast_tile(s, send, &w, bf + oc, rqp + 3 * oc, oa + oc, ob + oc, lo, hi, 2, 0);
+            if (oc < OC) conv_fast_tile(s, send, &w, bf + oc, rqp + 3 * oc, oa + oc, ob + oc, lo, hi, 1, 0);
+            continue;
         }
-        if (oc < OC) { /* odd channel count: last channel alone, its row padded to an even length */
-            int32_t a0 = p->bias_fold[oc], b0 = a0;
-            const int8_t *pa = xa, *pb = xb;
-            const int16_t *wp = w;
-            for (int32_t k = 0; k < K4; k += 4) {
-                uint32_t va = ld32(pa), vb = ld32(pb);
-                pa += 4;
-                pb += 4;
-                uint32_t w0 = ld32(wp), w1 = ld32(wp + 2);
-                a0 = SMLAD(SXTB16(va), w0, a0);
-                b0 = SMLAD(SXTB16(vb), w0, b0);
-                a0 = SMLAD(SXTB16_ROR8(va), w1, a0);
-                b0 = SMLAD(SXTB16_ROR8(vb), w1, b0);
-                wp += 4;
-            }
-            for (int32_t k = K4; k < K; k++) {
-                a0 += *pa++ * *wp;
-                b0 += *pb++ * *wp;
-                wp++;
-            }
-            oa[oc] = requant_store(a0, p->mult[oc], p->shift[oc], p->out_offset, p->act_min, p->act_max);
-            if (ob) ob[oc] = requant_store(b0, p->mult[oc], p->shift[oc], p->out_offset, p->act_min, p->act_max);
+        for (; oc + 1 < OC; oc += 2) {
+            int32_t acc[4] = {bf[oc], bf[oc + 1], bf[oc], bf[oc + 1]};
+            CONV_TILE(2);
+            const rq_t r0 = rq_make(mult[oc], shift[oc]), r1 = rq_make(mult[oc + 1], shift[oc + 1]);
+            ob[oc] = rq_store(acc[2], r0, off, lo, hi);
+            ob[oc + 1] = rq_store(acc[3], r1, off, lo, hi);
+            oa[oc] = rq_store(acc[0], r0, off, lo, hi);
+            oa[oc + 1] = rq_store(acc[1], r1, off, lo, hi);
+        }
+        if (oc < OC) {
+            int32_t acc[2] = {bf[oc], bf[oc]};
+            CONV_TILE(1);
+            const rq_t r0 = rq_make(mult[oc], shift[oc]);
+            ob[oc] = rq_store(acc[1], r0, off, lo, hi);
+            oa[oc] = rq_store(acc[0], r0, off, lo, hi);
         }
     }
 }
 
-/* One depthwise channel with the taps in registers; K is a compile-time constant after inlining. */
-static inline __attribute__((always_inline)) void dw_channel(const eppg_dw_t *p, const int8_t *in, int8_t *out,
-                                                             int32_t c, const int32_t K)
+/* One depthwise channel with its taps in registers; K is a compile-time constant after inlining. */
+static inline __attribute__((always_inline)) void dw_channel(const int8_t *x, int8_t *o, const int8_t *wc,
+                                                             int32_t C, int32_t step, int32_t T, int32_t bias,
+                                                             int32_t mult, int32_t shift, int32_t fast,
+                                                             int32_t off, int32_t lo, int32_t hi, const int32_t K)
 {
-    const int32_t C = p->out_ch, step = (int32_t)p->stride * C;
     int32_t wk[8];
-    for (int32_t j = 0; j < K; j++) wk[j] = p->w[j * C + c];
-    const int32_t bias = p->bias_fold[c], mult = p->mult[c], shift = p->shift[c];
-    const int8_t *x = in + c;
-    int8_t *o = out + c;
-    for (int32_t t = 0; t < p->out_len; t++) {
-        int32_t acc = bias;
-        for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
-        *o = requant_store(acc, mult, shift, p->out_offset, p->act_min, p->act_max);
-        o += C;
-        x += step;
+#pragma GCC unroll 8
+    for (int32_t j = 0; j < K; j++) wk[j] = wc[j * C];
+    if (fast) { /* bias arrives doubled; double the taps once, fold off into rnd (see rq_fast) */
+        const int32_t rs = -shift, rnd = (1 << (rs - 1)) + (int32_t)((uint32_t)off << rs);
+        const int sat = lo <= -128 && hi >= 127;
+#pragma GCC unroll 8
+        for (int32_t j = 0; j < K; j++) wk[j] *= 2;
+        if (sat) {
+            for (int32_t t = 0; t < T; t++, o += C, x += step) {
+                int32_t acc = bias;
+#pragma GCC unroll 8
+                for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
+                *o = (int8_t)sat8(rq_fast(acc, mult, rs, rnd));
+            }
+        } else {
+            for (int32_t t = 0; t < T; t++, o += C, x += step) {
+                int32_t acc = bias;
+#pragma GCC unroll 8
+                for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
+                *o = (int8_t)clamp32(rq_fast(acc, mult, rs, rnd), lo, hi);
+            }
+        }
+    } else {
+        const rq_t r = rq_make(mult, shift);
+        for (int32_t t = 0; t < T; t++) {
+            int32_t acc = bias;
+#pragma GCC unroll 8
+            for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
+            *o = rq_store(acc, r, off, lo, hi);
+            o += C;
+            x += step;
+        }
     }
 }
 
 static void dw_opt(const eppg_dw_t *p, const int8_t *in, int8_t *out)
 {
-    for (int32_t c = 0; c < p->out_ch; c++) {
-        switch (p->kernel) { /* specialised so the taps stay in registers */
-        case 3: dw_channel(p, in, out, c, 3); break;
-        case 5: dw_channel(p, in, out, c, 5); break;
-        case 7: dw_channel(p, in, out, c, 7); break;
+    const int32_t C = p->out_ch, step = (int32_t)p->stride * C, T = p->out_len, K = p->kernel;
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max, fast = p->fast_rq;
+    const int8_t *const w = p->w;
+    const int32_t *const bf = p->bias_fold, *const mult = p->mult, *const shift = p->shift;
+    for (int32_t c = 0; c < C; c++) {
+        switch (K) { /* specialised so the taps stay in registers */
+        case 3: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 3); break;
+        case 5: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 5); break;
+        case 7: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 7); break;
         default: {
-            const int32_t C = p->out_ch;
-            for (int32_t t = 0; t < p->out_len; t++) {
-                int32_t acc = p->bias_fold[c];
-                const int8_t *x = in + t * p->stride * C + c;
-                for (int32_t j = 0; j < p->kernel; j++) acc += x[j * C] * p->w[j * C + c];
-                out[t * C + c] = requant_store(acc, p->mult[c], p->shift[c], p->out_offset, p->act_min, p->act_max);
+            const rq_t r = rq_make(mult[c], shift[c]);
+            for (int32_t t = 0; t < T; t++) {
+                int32_t acc = bf[c];
+                const int8_t *x = in + t * step + c;
+                for (int32_t j = 0; j < K; j++) acc += x[j * C] * w[j * C + c];
+                out[t * C + c] = rq_store(acc, r, off, lo, hi);
             }
         }
         }
+    }
+}
+
+static void add_opt(const eppg_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const int32_t *const l1 = p->lut1 + 128, *const l2 = p->lut2 + 128; /* index by the signed code */
+    const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max, n = (int32_t)p->n;
+    if (p->fast_rq) { /* luts are stored doubled; rqp = {mult, rs, rnd + (off << rs)} */
+        const int32_t m = p->rqp[0], rs = p->rqp[1], rnd = p->rqp[2];
+        if (lo <= -128 && hi >= 127)
+            for (int32_t i = 0; i < n; i++) out[i] = (int8_t)sat8(rq_fast(l1[in1[i]] + l2[in2[i]], m, rs, rnd));
+        else
+            for (int32_t i = 0; i < n; i++) out[i] = (int8_t)clamp32(rq_fast(l1[in1[i]] + l2[in2[i]], m, rs, rnd), lo, hi);
+    } else {
+        const rq_t r = rq_make(p->out_mult, p->out_shift);
+        for (int32_t i = 0; i < n; i++) out[i] = rq_store(l1[in1[i]] + l2[in2[i]], r, off, lo, hi);
     }
 }
 #endif /* EPPG_OPT */
@@ -285,10 +400,7 @@ void eppg_add(const eppg_add_t *p, const int8_t *in1, const int8_t *in2, int8_t 
 {
 #if EPPG_OPT
     if (p->lut1 && p->lut2) { /* the scaled input depends only on the int8 code: table lookup */
-        for (uint32_t i = 0; i < p->n; i++) {
-            int32_t sum = p->lut1[in1[i] + 128] + p->lut2[in2[i] + 128];
-            out[i] = requant_store(sum, p->out_mult, p->out_shift, p->out_offset, p->act_min, p->act_max);
-        }
+        add_opt(p, in1, in2, out);
         return;
     }
 #endif
@@ -300,18 +412,55 @@ void eppg_add(const eppg_add_t *p, const int8_t *in1, const int8_t *in2, int8_t 
     }
 }
 
+static void copy_bytes(int8_t *dst, const int8_t *src, uint32_t n)
+{
+    /* word copies (unaligned LDR/STR are fine on v7E-M and x86); newlib-nano memcpy is bytewise */
+    for (; n >= 4; n -= 4, dst += 4, src += 4) {
+        uint32_t v;
+        memcpy(&v, src, 4);
+        memcpy(dst, &v, 4);
+    }
+    while (n--) *dst++ = *src++;
+}
+
+static void fill_bytes(int8_t *dst, int8_t value, uint32_t n)
+{
+    uint32_t v = 0x01010101u * (uint8_t)value;
+    for (; n >= 4; n -= 4, dst += 4) memcpy(dst, &v, 4);
+    while (n--) *dst++ = value;
+}
+
 void eppg_pad(const eppg_pad_t *p, const int8_t *in, int8_t *out)
 {
-    const uint16_t *id = p->in_dims, *od = p->out_dims;
-    /* fill, then copy each innermost input row to its place: rows are contiguous in both tensors */
-    memset(out, p->value, (size_t)od[0] * od[1] * od[2] * od[3]);
-    for (uint32_t a = 0; a < id[0]; a++)
-        for (uint32_t b = 0; b < id[1]; b++)
-            for (uint32_t c = 0; c < id[2]; c++) {
-                const int8_t *src = in + ((a * id[1] + b) * id[2] + c) * id[3];
-                int8_t *dst = out + (((a + p->before[0]) * od[1] + b + p->before[1]) * od[2] + c + p->before[2]) * od[3]
-                              + p->before[3];
-                memcpy(dst, src, id[3]);
+    /* Axes inside the innermost padded axis are copied as one contiguous slab per outer index. */
+    int32_t ax = 3;
+    while (ax > 0 && p->before[ax] == 0 && p->in_dims[ax] == p->out_dims[ax]) ax--;
+    uint32_t inner = 1;
+    for (int32_t d = ax + 1; d < 4; d++) inner *= p->in_dims[d];
+    const uint32_t in_slab = p->in_dims[ax] * inner, out_slab = p->out_dims[ax] * inner;
+    const uint32_t head = p->before[ax] * inner, tail = out_slab - head - in_slab;
+    uint32_t outer_in[3] = {1, 1, 1}, outer_out[3] = {1, 1, 1};
+    for (int32_t d = 0; d < ax; d++) {
+        outer_in[d] = p->in_dims[d];
+        outer_out[d] = p->out_dims[d];
+    }
+    uint32_t total_out = out_slab;
+    int outer_padded = 0;
+    for (int32_t d = 0; d < ax; d++) {
+        total_out *= outer_out[d];
+        outer_padded |= outer_out[d] != outer_in[d];
+    }
+    if (outer_padded) fill_bytes(out, p->value, total_out); /* rows only padded outer axes reach */
+    for (uint32_t a = 0; a < outer_in[0]; a++)
+        for (uint32_t b = 0; b < outer_in[1]; b++)
+            for (uint32_t c = 0; c < outer_in[2]; c++) {
+                const int8_t *src = in + ((a * outer_in[1] + b) * outer_in[2] + c) * in_slab;
+                const uint32_t oa = a + (ax > 0 ? p->before[0] : 0), ob = b + (ax > 1 ? p->before[1] : 0),
+                               oc = c + (ax > 2 ? p->before[2] : 0);
+                int8_t *dst = out + ((oa * outer_out[1] + ob) * outer_out[2] + oc) * out_slab;
+                fill_bytes(dst, p->value, head);
+                copy_bytes(dst + head, src, in_slab);
+                fill_bytes(dst + head + in_slab, p->value, tail);
             }
 }
 

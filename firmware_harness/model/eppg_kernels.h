@@ -30,6 +30,10 @@ typedef struct {
     /* optimized path, filled by the generator only for pad-free, dilation-1 convs: */
     const int16_t *w16;         /* widened weights, oc pairs interleaved, (0,2)(1,3) order per 4 */
     const int32_t *bias_fold;   /* bias + in_offset * sum(w): removes the offset add from the MAC loop */
+    uint32_t *scratch;          /* 4*ceil(K/4) words: two input rows widened to int16 pairs */
+    int32_t fast_rq;            /* 1: w16/bias_fold are doubled and rqp holds {mult, rs, rnd+(off<<rs)} */
+    const int32_t *rqp;         /* per channel, fast_rq only (see rq_fast in eppg_kernels.c) */
+    uint16_t k_padded;          /* K = kernel*in_ch rounded up to 4 (zero weights; reads stay in the arena) */
 } eppg_conv_t;
 
 /* DEPTHWISE_CONV_2D with H == 1. Weights [kernel][out_ch], out_ch = in_ch * depth_mult. */
@@ -42,7 +46,8 @@ typedef struct {
     const int32_t *bias;
     const int32_t *mult;
     const int32_t *shift;
-    const int32_t *bias_fold;   /* optimized path (pad-free, depth_mult 1), else NULL */
+    const int32_t *bias_fold;   /* optimized path (pad-free, depth_mult 1), else NULL; doubled if fast_rq */
+    int32_t fast_rq;
 } eppg_dw_t;
 
 /* FULLY_CONNECTED: weights [out_n][in_n]; per_channel selects mult/shift[o] over mult/shift[0]. */
@@ -62,6 +67,8 @@ typedef struct {
     int32_t in1_mult, in1_shift, in2_mult, in2_shift;
     int32_t out_mult, out_shift, out_offset, act_min, act_max;
     const int32_t *lut1, *lut2; /* optimized path: scaled input value for each of the 256 int8 codes */
+    int32_t fast_rq;            /* luts doubled, rqp = {mult, rs, rnd+(off<<rs)} */
+    const int32_t *rqp;
 } eppg_add_t;
 
 /* PAD/PADV2 on up to 4 dims (shape padded with leading 1s), constant value. */
