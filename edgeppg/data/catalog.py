@@ -1,6 +1,6 @@
 """Real ECG/PPG recordings that ship inside PyPI packages (installed with --no-deps, see requirements-real.txt).
 
-Files are read in place from the installed package (located with importlib.util.find_spec, which does not
+Files are read in place from the installed package (in the `real-data` folder of the venv, else located with importlib.util.find_spec, which does not
 import the package: heartpy, for one, fails to import with setuptools >= 81) and never copied into this
 repo. None carries rhythm labels; ECG recordings get HR labels from detected R-peaks, kept only for
 windows whose RR series is plausible. `catalog_table()` says which recording has which labels.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +57,18 @@ CATALOG: tuple[Recording, ...] = (
 )
 
 
+def real_data_dirs() -> list[Path]:
+    """Where `make setup` puts the data-only packages: a --target folder outside site-packages, so their
+    deliberately missing dependencies never show up in `pip check`. EDGEPPG_REAL_DATA overrides."""
+    env = os.environ.get("EDGEPPG_REAL_DATA")
+    return [Path(p) for p in env.split(os.pathsep)] if env else [Path(sys.prefix) / "real-data"]
+
+
 def package_dir(package: str) -> Path | None:
     """Installed package directory without importing it; None when not installed."""
+    for base in real_data_dirs():
+        if (base / package).is_dir():
+            return base / package
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
