@@ -99,6 +99,7 @@ class Backbone(nn.Module):
 
     def __init__(self, cfg: ResNet1dConfig):
         super().__init__()
+        self.cfg = cfg  # the backbone alone says what input it expects (hand-off to fine-tuning)
         w = cfg.width
         self.stem = nn.Conv1d(cfg.in_channels, w, cfg.stem_kernel, cfg.stem_stride, (cfg.stem_kernel - 1) // 2, bias=False)
         stages, c = [], w
