@@ -248,7 +248,10 @@ def prepare(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
     student_heads(heads, cfg.hr_mode)
     tspec = teacher_input_spec(teacher.meta, teacher.model)
     tdata = (teacher.meta.get("data") or {})
-    split_seed = int(tdata.get("split_seed", data_cfg.seed))  # reuse the teacher's split: no test leakage
+    # reuse the teacher's split (seed and fractions from its sidecar): its test windows stay unseen by both
+    split_seed = int(tdata.get("split_seed", data_cfg.seed))
+    data_cfg = dataclasses.replace(data_cfg, val_frac=float(tdata.get("val_frac", data_cfg.val_frac)),
+                                   test_frac=float(tdata.get("test_frac", data_cfg.test_frac)))
     if data_dir is None:
         data_dir = synthesize_corpus(data_cfg, out / "data")
         log(f"synthesised {data_cfg.n_windows} windows (seed {data_cfg.seed}) into {data_dir}")
