@@ -7,6 +7,7 @@
  *   infer N W%       -> W warm-up runs, then N timed runs (interrupts masked); prints timing + outputs
  *   results%         -> the int8 outputs of the last inference, hex, one [..] per output tensor
  *   layers%          -> one inference timed layer by layer
+ *   calib N%         -> time a loop of exactly 2N instructions (Cortex-M): ticks-per-instruction check
  *   quit%            -> port_exit(0)
  * Every command ends with "m-ready"; a malformed one gets an "e-[...]" line instead of its answer. */
 #include <stdarg.h>
@@ -206,6 +207,34 @@ static void cmd_layers(void)
     have_results = 1;
 }
 
+/* Exactly 2 instructions per iteration on Thumb-2 (SUBS + BNE), so timer ticks per instruction can be
+ * measured instead of assumed: the driver differences two lengths to cancel the call overhead. */
+static void __attribute__((noinline)) spin(uint32_t n)
+{
+#if defined(__arm__) && defined(__thumb2__)
+    __asm volatile("1: subs %0, %0, #1\n bne 1b\n" : "+r"(n) : : "cc");
+#else
+    for (volatile uint32_t i = n; i; i--) {
+    }
+#endif
+}
+
+static void cmd_calib(const char *args)
+{
+    uint32_t n;
+    const char *rest = parse_uint(args, &n);
+    if (!rest || *skip_ws(rest) || n == 0) {
+        out("e-[calib: usage calib N with N >= 1]\r\n");
+        return;
+    }
+    port_irq_disable();
+    uint32_t t0 = port_timestamp();
+    spin(n);
+    uint32_t dt = port_timestamp() - t0;
+    port_irq_enable();
+    out("m-calib-[n=%u instructions=%u ticks=%u]\r\n", n, 2 * n, dt);
+}
+
 static void dispatch(char *cmd)
 {
     const char *s = skip_ws(cmd);
@@ -227,6 +256,8 @@ static void dispatch(char *cmd)
     } else if (strcmp(s, "results") == 0) {
         if (have_results) print_outputs();
         else out("e-[results: no inference has run on the loaded input]\r\n");
+    } else if (strncmp(s, "calib", 5) == 0 && (s[5] == ' ' || s[5] == '\t')) {
+        cmd_calib(s + 5);
     } else if (strcmp(s, "layers") == 0) {
         cmd_layers();
     } else if (strcmp(s, "quit") == 0) {

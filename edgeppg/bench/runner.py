@@ -1,0 +1,198 @@
+"""`edgeppg bench`: generate, build, run and check the firmware harness; write bench.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from edgeppg.bench.build import ICOUNT_SHIFT, QEMU_MACHINE, build, harness_argv, memory_report, require_tools, tools_for
+from edgeppg.bench.codegen import write_model
+from edgeppg.bench.graph import load_graph
+from edgeppg.bench.protocol import Harness
+from edgeppg.bench.reference import tflm_outputs
+from edgeppg.errors import CheckFailed, EdgePPGError
+from edgeppg.io import atomic_write_json, sha256_file
+
+BENCH_TARGETS = ("host", "qemu-m4", "qemu-m33")
+HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
+
+
+def read_export(export_dir: Path) -> tuple[Path, dict]:
+    """The .tflite to bench and the manifest (empty if none); checks every listed artifact's sha256."""
+    if not export_dir.is_dir():
+        raise EdgePPGError(f"export dir not found: {export_dir}")
+    manifest = {}
+    mpath = export_dir / "manifest.json"
+    if mpath.is_file():
+        try:
+            manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as exc:
+            raise EdgePPGError(f"{mpath} is not valid JSON: {exc}") from exc
+        for name, art in (manifest.get("artifacts") or {}).items():
+            path = export_dir / art.get("path", name)
+            want = art.get("sha256")
+            if want and path.is_file() and sha256_file(path) != want:
+                raise EdgePPGError(f"{path.name}: sha256 differs from manifest.json (file changed after export?)")
+    cands = [export_dir / n for n in (manifest.get("artifacts") or {}) if n.endswith(".tflite")]
+    cands = [c for c in cands if c.is_file()] or sorted(export_dir.glob("*int8*.tflite")) or sorted(export_dir.glob("*.tflite"))
+    if not cands:
+        raise EdgePPGError(f"no .tflite model in {export_dir} (expected student_int8.tflite from `edgeppg export`)")
+    pref = [c for c in cands if c.name == "student_int8.tflite"]
+    return (pref or cands)[0], manifest
+
+
+def _find_heldout(export_dir: Path, manifest: dict) -> Path | None:
+    keys = ("heldout", "test_set", "test", "holdout")
+    for k in keys:  # a manifest pointer wins: {"heldout": "test.npz"} or {"heldout": {"path": ...}}
+        v = manifest.get(k)
+        if isinstance(v, dict):
+            v = v.get("path")
+        if isinstance(v, str) and (export_dir / v).is_file():
+            return export_dir / v
+    for name in HELDOUT_NAMES:
+        if (export_dir / name).is_file():
+            return export_dir / name
+    return None
+
+
+def _to_model_input(arr: np.ndarray, in_shape: tuple, scale: float, zp: int) -> np.ndarray:
+    """(N, C, T) or (N, T, C) float windows (windows contract) or int8 -> (N, *in_shape[1:]) int8."""
+    want = tuple(in_shape[1:])
+    if arr.ndim == len(want):  # a single window
+        arr = arr[None]
+    body = arr.shape[1:]
+    if body != want:
+        if len(body) == 2 and body[::-1] == want:
+            arr = np.swapaxes(arr, 1, 2)
+        elif int(np.prod(body)) == int(np.prod(want)) and len(want) == 2 and want[1] == 1:
+            arr = arr.reshape((len(arr),) + want)
+        else:
+            raise EdgePPGError(f"held-out windows have shape {list(arr.shape[1:])}; the model input is {list(want)}")
+    if arr.dtype == np.int8:
+        return np.ascontiguousarray(arr)
+    if not scale:
+        raise EdgePPGError("float held-out windows need the model input's int8 scale, which is missing")
+    v = arr.astype(np.float32) / np.float32(scale)  # TFLite quantize: float32, round half away from zero
+    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zp
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def load_windows(export_dir: Path, manifest: dict, tflite: Path, n: int, seed: int) -> tuple[np.ndarray, dict]:
+    g = load_graph(tflite)
+    t = g.tensors[g.inputs[0]]
+    scale, zp = float(t.s) if t.scale.size else 0.0, t.zp
+    held = _find_heldout(export_dir, manifest)
+    if held is not None:
+        with np.load(held, allow_pickle=False) as z:
+            key = next((k for k in ("x", "windows", "X", "inputs") if k in z.files), None)
+            key = key or next((k for k in z.files if z[k].ndim >= 2), None)
+            if key is None:
+                raise EdgePPGError(f"{held} has no window array (expected key 'x')")
+            arr = z[key]
+        x = _to_model_input(arr, t.shape, scale, zp)
+        if n and len(x) > n:
+            x = x[:n]
+        return x, {"source": held.name, "key": key, "count": int(len(x))}
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, size=(n,) + tuple(t.shape[1:]), dtype=np.int8)
+    return x, {"source": "random-int8", "seed": seed, "count": int(n)}
+
+
+def _ticks_per_instruction(h: Harness) -> Fraction:
+    """Measured, not assumed: two spin loops of 2N instructions, differenced to cancel the call."""
+    vals = {}
+    for n in (1000, 101000):
+        line = next(l for l in h.cmd(f"calib {n}") if l.startswith("m-calib-"))
+        vals[n] = int(line.split("ticks=")[1].rstrip("]"))
+    return Fraction(vals[101000] - vals[1000], 2 * 100000)
+
+
+def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.PathLike, windows: int = 100,
+              seed: int = 0, optimized: bool = True, runs: int = 3, timeout: float = 120.0) -> dict:
+    """Generate + build + run + compare against TFLM; writes and returns out_dir/bench.json."""
+    if target not in BENCH_TARGETS:
+        raise EdgePPGError(f"unknown bench target {target!r}; valid: {', '.join(BENCH_TARGETS)}")
+    export_dir, out_dir = Path(export_dir), Path(out_dir)
+    require_tools(*tools_for(target))
+    tflite, manifest = read_export(export_dir)
+    t0 = time.monotonic()
+    gen = write_model(tflite, out_dir / "build" / "model", model_name=(manifest.get("model") or {}).get("name"))
+    exe = build(out_dir / "build" / "model", target, out_dir / "build" / target,
+                opt=optimized if target != "host" else None)
+    x, win_info = load_windows(export_dir, manifest, tflite, windows, seed)
+    if len(x) == 0:
+        raise EdgePPGError("no input windows to run")
+    golden = tflm_outputs(tflite, x, len(gen.output_bytes))
+
+    mismatches, first_bad = 0, None
+    with Harness(harness_argv(target, exe), timeout=timeout) as h:
+        prof = h.profile()
+        tpi = _ticks_per_instruction(h) if target in QEMU_MACHINE else None
+        h.load(x[0])
+        timing, _ = h.infer(runs, 1)
+        again, _ = h.infer(runs, 0)
+        per_layer = h.layers()
+        for i, (w, ref) in enumerate(zip(x, golden)):
+            h.load(w)
+            _, outs = h.infer(1, 0)
+            bad = [j for j, (a, b) in enumerate(zip(outs, ref)) if not np.array_equal(a, b)]
+            if bad:
+                mismatches += 1
+                if first_bad is None:
+                    first_bad = {"window": i, "output": bad[0], "firmware": outs[bad[0]].tolist(),
+                                 "tflm": ref[bad[0]].tolist()}
+        stack = h.profile().get("stack", {})
+
+    stack_used = int(stack.get("used") or 0) or None
+    mem = memory_report(exe, target, stack_used) if target != "host" else None
+    result = {
+        "target": target,
+        "macs": gen.macs,
+        "windows": int(len(x)),
+        "bitexact_vs_tflm": mismatches == 0,
+        "stack_bytes": stack_used,
+        "flash_bytes": mem["flash_bytes"] if mem else None,
+        "ram_bytes": mem["ram_bytes"] if mem else None,
+    }
+    if tpi is not None:
+        ipi = round(timing["min"] / tpi)
+        result["instructions_per_inference"] = ipi
+        result["instructions_per_mac"] = round(ipi / gen.macs, 4) if gen.macs else None
+        result["cycles_per_inference"] = None
+        repeat_ok = timing["min"] == timing["max"] == again["min"] == again["max"]
+    else:
+        result["instructions_per_inference"] = None
+        result["instructions_per_mac"] = None
+        result["cycles_per_inference"] = None
+        repeat_ok = None
+    result["details"] = {
+        "model": {"tflite": tflite.name, "sha256": sha256_file(tflite), "layers": gen.layers,
+                  "op_counts": gen.op_counts, "arena_bytes": gen.arena_bytes, "input_bytes": gen.input_bytes,
+                  "output_bytes": gen.output_bytes},
+        "kernels": prof.get("profile", {}).get("kernels"),
+        "port": prof.get("profile", {}),
+        "windows": win_info,
+        "mismatched_windows": mismatches,
+        "first_mismatch": first_bad,
+        "timing": {"raw": timing, "repeat": again, "unit": timing["unit"], "identical_across_runs": repeat_ok},
+        "per_layer": [dict(l, instructions=round(l["ticks"] / tpi) if tpi else None) for l in per_layer],
+        "memory": mem,
+        "seconds": round(time.monotonic() - t0, 2),
+    }
+    if tpi is not None:
+        result["details"]["qemu"] = {"machine": QEMU_MACHINE[target], "icount_shift": ICOUNT_SHIFT,
+                                     "ticks_per_instruction": float(tpi),
+                                     "note": "QEMU is not cycle-accurate: counts are executed instructions"}
+    else:
+        result["details"]["host"] = {"ns_per_inference": timing["min"],
+                                     "note": "host wall time (CLOCK_MONOTONIC), not cycles; "
+                                             "cycles_per_inference needs a board (generic-cm port, DWT CYCCNT)"}
+    atomic_write_json(out_dir / "bench.json", result)
+    if mismatches:
+        raise CheckFailed(f"{mismatches}/{len(x)} windows differ from TFLM (first: {first_bad}); see {out_dir / 'bench.json'}")
+    return result
