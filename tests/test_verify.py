@@ -153,3 +153,29 @@ def test_quantize_rounds_half_away_from_zero_and_clamps():
     x = np.array([0.5, -0.5, 1.5, -1.5, 1000.0, -1000.0, 0.49], np.float32)
     assert quantize(x, 1.0, 0).tolist() == [1, -1, 2, -2, 127, -128, 0]
     assert quantize(np.array([0.0], np.float32), 0.1, -5).tolist() == [-5]
+
+
+def test_outputs_decode_the_manifest_way_affine_bins_and_classes():
+    from edgeppg.verify.outputs import decode, output_specs
+
+    def det(shape, scale, zp):
+        return {"shape": np.array(shape), "quantization_parameters": {"scales": np.array([scale]), "zero_points": np.array([zp])}}
+
+    details = [det([1, 3], 0.5, 0), det([1, 1], 0.1, -10), det([1, 3], 1.0, 0)]
+    manifest = {"outputs": [
+        {"name": "rhythm", "index": 0, "kind": "classes", "labels": ["a", "b", "c"], "scale": 0.5, "zero_point": 0},
+        {"name": "rr", "index": 1, "kind": "regression", "scale": 0.1, "zero_point": -10,
+         "decode": {"kind": "affine", "mul": 6.0, "add": 15.0}},
+        {"name": "hr", "index": 2, "kind": "bins", "centers_bpm": [60.0, 90.0, 120.0], "scale": 1.0, "zero_point": 0}]}
+    specs = output_specs(manifest, details)
+    outs = [np.array([[1, 9, 2]], np.int8), np.array([[0]], np.int8), np.array([[0, 0, 100]], np.int8)]
+    got = decode(specs, outs)
+    assert got["rhythm"].tolist() == [1]
+    assert got["rr"][0] == pytest.approx((0 + 10) * 0.1 * 6.0 + 15.0)
+    assert got["hr"][0] == pytest.approx(120.0)
+    manifest["outputs"][1]["zero_point"] = 0  # manifest disagrees with the model -> refused
+    with pytest.raises(EdgePPGError, match="'rr' .* differ from the model"):
+        output_specs(manifest, details)
+    manifest["outputs"][1].update(zero_point=-10, index=7)
+    with pytest.raises(EdgePPGError, match="index 7; the model has 3 outputs"):
+        output_specs(manifest, details)
