@@ -86,7 +86,7 @@ class DistillConfig:
     hint_weight: float = 0.0
     loss_balance: str = "fixed"
     seeds: tuple[int, ...] = (0,)
-    labels: Optional[int] = None  # labelled training windows the student may use (None = all); the rest are teacher-only
+    labels: Optional[int] = None  # labelled train windows the student may use (None: the teacher's budget from its sidecar, else all); the rest are teacher-only
     label_seed: int = 0  # which windows keep their labels (stratified, fixed across student seeds)
     unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher
     unlabelled_seed: int = 1001  # generator seed for those windows (differs from data.seed: new windows)

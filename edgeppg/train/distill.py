@@ -261,9 +261,14 @@ def prepare(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
     check_input_spec(tspec, data.train, Path(teacher_path))
     if tdata.get("corpus_sha256") and tdata["corpus_sha256"] != data.info["corpus_sha256"]:
         data.info["teacher_corpus_differs"] = True  # noted in metrics: the teacher's test set is not this one
-    labelled_idx = stratified_subset(data.train.rhythm, cfg.labels, cfg.label_seed)
+    # labels unset: the student may use exactly the windows the teacher was fine-tuned on (same budget, seed)
+    labels, label_seed = cfg.labels, cfg.label_seed
+    if labels is None and tdata.get("labels") is not None:
+        labels, label_seed = int(tdata["labels"]), int(tdata.get("label_seed", cfg.label_seed))
+    labelled_idx = stratified_subset(data.train.rhythm, labels, label_seed)
     if len(labelled_idx) < 2:
-        raise EdgePPGError(f"distill.labels={cfg.labels} leaves {len(labelled_idx)} labelled training windows; need >= 2")
+        raise EdgePPGError(f"distill.labels={labels} leaves {len(labelled_idx)} labelled training windows; need >= 2")
+    data.info.update(labels=labels, label_seed=label_seed, n_train_labelled=int(len(labelled_idx)))
     t_load = time.perf_counter() - t0
 
     t0 = time.perf_counter()
