@@ -26,8 +26,9 @@ TARGET_KEYS = [f"targets.nrf52840.{k}" for k in _TARGET_SPEC]
 
 
 @pytest.fixture(scope="session")
-def toy_export(tmp_path_factory) -> Path:
-    return cached_toy_export(tmp_path_factory.getbasetemp().parent)
+def toy_export(request) -> Path:
+    # pytest's cache dir is shared by xdist workers and sessions; the toy is keyed by its source, built once
+    return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-toy"))
 
 
 @pytest.fixture(scope="module")

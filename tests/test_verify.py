@@ -18,9 +18,9 @@ FAST = VerifyConfig(latency_runs=10, latency_warmup=2)
 
 
 @pytest.fixture(scope="session")
-def toy_export(tmp_path_factory) -> Path:
-    # parent of the per-worker basetemp is shared by xdist workers: the toy (TF conversion) is built once
-    return cached_toy_export(tmp_path_factory.getbasetemp().parent)
+def toy_export(request) -> Path:
+    # pytest's cache dir is shared by xdist workers and sessions; the toy is keyed by its source, built once
+    return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-toy"))
 
 
 @pytest.fixture(scope="module")

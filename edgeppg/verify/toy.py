@@ -196,7 +196,16 @@ def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0
     import tempfile
     import time
 
-    key = hashlib.sha256(Path(__file__).read_bytes() + f"{preset}:{seed}".encode()).hexdigest()[:12]
+    from importlib.metadata import PackageNotFoundError, version
+
+    def _v(dist):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "-"
+
+    vers = ",".join(_v(d) for d in ("tensorflow-cpu", "tensorflow", "onnxruntime", "torch", "ai-edge-litert"))
+    key = hashlib.sha256(Path(__file__).read_bytes() + f"{preset}:{seed}:{vers}".encode()).hexdigest()[:12]
     root = Path(cache_root)
     root.mkdir(parents=True, exist_ok=True)
     final, lock = root / f"edgeppg-toy-{key}", root / f"edgeppg-toy-{key}.lock"
