@@ -227,6 +227,10 @@ def _write(folder: Path, name: str, b: Built, data: ExportData, parity: dict, ck
         runtime={"tflm_arena_bytes": parity["tflm_arena_bytes"], "tflite_ops": b.ops, "opset": cfg.opset},
         allow_degradation=cfg.allow_degradation, failures=degradations)
     atomic_write_json(folder / "manifest.json", manifest)
+    umask = os.umask(0)
+    os.umask(umask)
+    for f in FILES:  # atomic writes create 0600 temp files; artifacts are meant to be shared
+        (folder / f).chmod(0o666 & ~umask)
     return manifest
 
 

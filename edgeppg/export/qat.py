@@ -99,7 +99,7 @@ def qat_finetune(folded: FoldedStudent, train_x: np.ndarray, calib_x: np.ndarray
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     out = FoldedStudent(q.spec, {k: v.detach() for k, v in q.p.items()}).eval()
     k = max(1, len(losses) // 10)
     return out, {"applied": True, "steps": cfg.qat_steps, "lr": cfg.qat_lr, "batch": cfg.qat_batch, "seed": seed,
