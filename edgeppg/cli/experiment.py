@@ -40,3 +40,42 @@ def distill_sweep_cmd(preset, config_path, sets, teacher, data_dir, out, presets
                    f"KD F1 {r['kd'].get('rhythm_macro_f1', float('nan')):.3f} HR {r['kd'].get('hr_mae_bpm', float('nan')):.2f} | "
                    f"no-KD F1 {r['no_kd'].get('rhythm_macro_f1', float('nan')):.3f} HR {r['no_kd'].get('hr_mae_bpm', float('nan')):.2f}")
     click.echo(f"wrote {res.json_path} and {res.png_path}")
+
+
+@experiment.command("transfer")
+@_config_options
+@click.option("--init", default=None, help="Pretrained checkpoint name or path (default: the config's finetune.init).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
+              help="Corpus directory; default: synthesise one from the config into OUT/data.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for transfer.json/.md/.png and runs/.")
+@click.option("--budgets", default="100,300,1000,3000", show_default=True, help="Comma-separated labelled-window budgets.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds (labelled subset + init + order).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs for every run (finetune.fit.epochs).")
+@click.option("--strategy", default=None, help="Strategy of the pretrained arm (default: the config's finetune.strategy).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads (finetune.fit.num_threads).")
+@click.option("--val-windows", type=click.IntRange(min=0), default=600, show_default=True,
+              help="Fixed stratified validation subset per run (0 = the whole validation split).")
+def transfer_cmd(preset, config_path, sets, init, data_dir, out, budgets, seeds, epochs, strategy, threads, val_windows):
+    """Pretrained vs scratch at several label budgets x seeds -> OUT/transfer.{json,md,png}."""
+    from edgeppg.cli.run import _overrides
+    from edgeppg.config import load_config, merge
+    from edgeppg.errors import EdgePPGError
+    from edgeppg.experiments.transfer import transfer_experiment
+
+    o: dict = {"finetune": {"fit": {}}}
+    if epochs is not None:
+        o["finetune"]["fit"]["epochs"] = epochs
+    if threads is not None:
+        o["finetune"]["fit"]["num_threads"] = threads
+    if strategy is not None:
+        o["finetune"]["strategy"] = strategy
+    cfg = load_config(preset, config_path, merge(_overrides(sets), o))
+    try:
+        b = [int(x) for x in budgets.split(",") if x.strip()]
+        s = [int(x) for x in seeds.split(",") if x.strip()]
+    except ValueError:
+        raise EdgePPGError(f"--budgets/--seeds take comma-separated integers, got {budgets!r} / {seeds!r}") from None
+    res = transfer_experiment(cfg.finetune, data_dir, out, budgets=b, seeds=s, init=init, data_cfg=cfg.data,
+                              val_windows=val_windows or None, log=lambda m: click.echo(m, err=True))
+    click.echo(res.md_path.read_text())
+    click.echo(f"wrote {res.json_path}, {res.md_path} and {res.png_path}")

@@ -33,6 +33,7 @@ class ResNet1dConfig:
     kernels: tuple[int, ...] = STAGE_KERNELS
     stem_kernel: int = 7
     stem_stride: int = 2
+    stem_pool: bool = True  # max-pool (k3, s2) after the stem as in ResNet: halves the cost of every stage
     dropout: float = 0.1  # before the heads only
     heads: tuple[HeadSpec, ...] = DEFAULT_HEADS
 
@@ -95,13 +96,14 @@ class PreActBlock(nn.Module):
 
 
 class Backbone(nn.Module):
-    """stem -> stages -> BN-ReLU -> global average pool: (B, C, T) -> (B, F)."""
+    """stem (conv + max-pool) -> stages -> BN-ReLU -> global average pool: (B, C, T) -> (B, F)."""
 
     def __init__(self, cfg: ResNet1dConfig):
         super().__init__()
         self.cfg = cfg  # the backbone alone says what input it expects (hand-off to fine-tuning)
         w = cfg.width
         self.stem = nn.Conv1d(cfg.in_channels, w, cfg.stem_kernel, cfg.stem_stride, (cfg.stem_kernel - 1) // 2, bias=False)
+        self.pool = nn.MaxPool1d(3, 2, 1) if cfg.stem_pool else nn.Identity()
         stages, c = [], w
         for i, (n, k) in enumerate(zip(cfg.blocks, cfg.kernels)):
             c_out = w * 2 ** i
@@ -121,7 +123,7 @@ class Backbone(nn.Module):
         return out
 
     def forward(self, x):
-        y = self.stem(x)
+        y = self.pool(self.stem(x))
         for s in self.stages:
             y = s(y)
         return self.post_act(self.post_bn(y)).mean(dim=-1)
