@@ -32,7 +32,8 @@ def summary_text(r: dict[str, Any]) -> str:
             ["TFLM arena (smallest that works)", _kib(r["arena_bytes"])],
             ["  arena - 16 B fails to allocate", "yes" if r["arena"]["minus_16_fails"] else "NO"],
             ["RAM (arena + runtime est.)", _kib(r["ram_bytes"])],
-            ["TFLM vs LiteRT reference", f"{r['tflm_vs_litert_ref_max_lsb']} LSB max"],
+            ["TFLM vs LiteRT reference", f"{r['tflm_vs_litert_ref_max_lsb']} LSB max, "
+                                         f"{r['tflm_vs_litert_ref']['windows_differing']} windows differ"],
             ["rhythm macro-F1 (TFLM int8)", _f(met.get("rhythm_macro_f1"))],
             ["HR MAE (TFLM int8)", f"{_f(met.get('hr_mae_bpm'), 2)} BPM"],
             ["RR MAE (TFLM int8)", f"{_f(met.get('rr_mae_bpm'), 2)} breaths/min"],
