@@ -67,7 +67,8 @@ def test_export_writes_everything_and_is_deterministic(setup):
     for key in ("torch_fp32", "onnx_int8", "int8_tflite"):
         assert set(par[key]) == {"rhythm_macro_f1", "hr_mae_bpm", "rr_mae_bpm"}
     assert par["onnx_fp32_max_abs_diff"] <= 1e-4
-    assert not {"TRANSPOSE", "GATHER", "QUANTIZE", "DEQUANTIZE"} & set(par["tflite_ops"])
+    assert not {"TRANSPOSE", "GATHER", "QUANTIZE", "DEQUANTIZE", "DELEGATE"} & set(par["tflite_ops"])
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED"} <= set(par["tflite_ops"])
     assert par["tflm_vs_litert_ref_mismatch"]["unexplained"] == []
     assert par["tflm_arena_bytes"] > 0 and res.parity == par
 

@@ -68,7 +68,7 @@ def litert_interpreter(blob: bytes, reference: bool = False):
 
 def op_names(blob: bytes) -> list[str]:
     """Operators of the graph in execution order (e.g. ['RESHAPE', 'PAD', 'CONV_2D', ...])."""
-    it = litert_interpreter(blob)
+    it = litert_interpreter(blob, reference=True)  # no default XNNPACK delegate folding ops into DELEGATE
     return [d["op_name"] for d in it._get_ops_details()]
 
 
