@@ -18,7 +18,7 @@ from edgeppg.errors import EdgePPGError
 
 # TFLite builtin ops this generator lowers to C kernels. Anything else is rejected by name.
 SUPPORTED_OPS = ("PAD", "PADV2", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "CONV_2D", "DEPTHWISE_CONV_2D", "ADD",
-                 "MEAN", "FULLY_CONNECTED", "QUANTIZE", "RELU", "RELU6", "AVERAGE_POOL_2D")
+                 "MEAN", "FULLY_CONNECTED", "QUANTIZE", "RELU", "RELU6")
 _ALIAS_OPS = ("RESHAPE", "EXPAND_DIMS", "SQUEEZE")  # same bytes, new shape: no code, shared buffer
 _ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 
