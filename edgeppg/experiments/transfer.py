@@ -83,8 +83,8 @@ def transfer_experiment(cfg: FinetuneConfig, data_dir: str | Path | None, out: s
         f"{fit_cfg.epochs} epochs, {n_train} train / {len(splits.val)} val / {len(splits.test)} test PPG windows")
 
     runs = []
-    for b in budgets:
-        for s in seeds:
+    for s in seeds:  # seed-major: an interrupted run already holds complete seeds (and is resumed)
+        for b in budgets:
             for arm, strategy in (("pretrained", arm_strategy), ("scratch", "scratch")):
                 rdir = out / "runs" / f"{arm}_n{b}_s{s}"
                 mpath = rdir / "metrics.json"
