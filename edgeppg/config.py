@@ -115,8 +115,6 @@ class ExportConfig:
 class BenchConfig:
     targets: tuple[str, ...] = ("host", "qemu-m4")
     windows: int = 100
-    runs: int = 3
-    warmup: int = 1
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+# TensorFlow/absl print C++ info lines on import; keep the CLI's output to what the user asked for.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import click
 

@@ -24,9 +24,18 @@ from edgeppg.io import atomic_write_json, dumps_json, sha256_file
 STAGE_SCHEMA = "edgeppg.stage/1"
 
 
+def _plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    return obj
+
+
 def config_hash(obj: Any) -> str:
-    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
-    return hashlib.sha256(dumps_json(data).encode()).hexdigest()
+    return hashlib.sha256(dumps_json(_plain(obj)).encode()).hexdigest()
 
 
 @dataclass

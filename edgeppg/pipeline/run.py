@@ -1,0 +1,201 @@
+"""The whole pipeline from one frozen config: data -> teacher -> distill -> export -> bench -> verify -> check.
+
+Each stage is one library call (the same one its CLI command makes) inside a resumable Stage. Bench runs
+before verify so verify's per-target latency uses the harness's measured instruction count when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from edgeppg.config import PipelineConfig, to_dict
+from edgeppg.errors import EdgePPGError
+from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.pipeline.stages import Stage, StageContext, StageRecord, run_stages
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class PipelineResult:
+    run_dir: Path
+    records: dict[str, StageRecord]
+    passed: bool
+    summary: dict[str, Any]
+
+
+class Logger:
+    """Human lines (or JSON lines for CI); --quiet keeps only the final verdict."""
+
+    def __init__(self, quiet: bool = False, json_logs: bool = False):
+        self.quiet, self.json_logs = quiet, json_logs
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str, **fields) -> None:
+        if self.json_logs:
+            print(json.dumps({"t": round(time.perf_counter() - self.t0, 3), "msg": msg, **fields}), flush=True)
+        elif not self.quiet:
+            print(msg, flush=True)
+
+    @property
+    def progress(self) -> bool:
+        return not (self.quiet or self.json_logs) and sys.stderr.isatty()
+
+
+def resolve_budget(path: str) -> Path:
+    """Budget paths are relative to the current folder, else to the project (the shipped examples/)."""
+    p = Path(path)
+    for cand in (p, REPO_ROOT / p):
+        if cand.is_file():
+            return cand.resolve()
+    raise EdgePPGError(f"budget file {path} not found; pass an existing TOML (see examples/budget_nrf52840.toml)")
+
+
+def _toolchain_targets(targets) -> tuple[list[str], list[str]]:
+    """Targets whose toolchain is present, and the skipped ones (with why)."""
+    ok, skipped = [], []
+    for t in targets:
+        need = ["gcc"] if t == "host" else ["arm-none-eabi-gcc", "qemu-system-arm"]
+        missing = [n for n in need if shutil.which(n) is None]
+        (skipped if missing else ok).append(t if not missing else f"{t} (missing {', '.join(missing)})")
+    return ok, skipped
+
+
+def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]:
+    def data(ctx: StageContext) -> dict:
+        from edgeppg.data.corpus import build_corpus
+
+        info = build_corpus(ctx.dir, n=cfg.data.n_windows, seed=cfg.data.seed, window_s=cfg.data.window_s,
+                            fs_ecg=cfg.data.fs_ecg_hz, fs_ppg=cfg.data.fs_ppg_hz)
+        return {"windows": cfg.data.n_windows, "pairs_per_s": info.get("pairs_per_s")}
+
+    def pretrain(ctx: StageContext) -> dict:
+        from edgeppg.train.transfer import pretrain as run_pretrain
+
+        res = run_pretrain(cfg.pretrain, ctx.input_dir("data"), ctx.dir, data_cfg=cfg.data, log=log,
+                           progress=log.progress)
+        return _pick(res.metrics)
+
+    def teacher(ctx: StageContext) -> dict:
+        from edgeppg.train.transfer import finetune
+
+        init = cfg.finetune.init
+        if cfg.pretrain_from_scratch:
+            init = str(ctx.input_dir("pretrain") / "ecg.safetensors")
+        res = finetune(cfg.finetune, ctx.input_dir("data"), ctx.dir, init=init, data_cfg=cfg.data, log=log,
+                       progress=log.progress)
+        return _pick(res.metrics)
+
+    def distill(ctx: StageContext) -> dict:
+        from edgeppg.train.distill import distill as run_distill
+
+        res = run_distill(cfg.distill, ctx.input_dir("teacher") / "teacher.safetensors", ctx.input_dir("data"),
+                          ctx.dir, data_cfg=cfg.data, log=log, progress=log.progress)
+        m = res.metrics
+        return {"student_params": m.get("student_params"), "student_macs": m.get("student_macs"),
+                **{f"student_{k}": v for k, v in _pick(m.get("student", {})).items()}}
+
+    def export(ctx: StageContext) -> dict:
+        from edgeppg.export import export_student
+
+        res = export_student(ctx.input_dir("distill") / "student.safetensors", ctx.dir, cfg.export, log=log)
+        p = json.loads((ctx.dir / "parity.json").read_text())
+        return {"tflite_bytes": (ctx.dir / "student_int8.tflite").stat().st_size,
+                **{f"int8_{k}": v for k, v in _pick(p.get("int8_tflite", {})).items()},
+                "tflm_vs_litert_ref_max_lsb": p.get("tflm_vs_litert_ref_max_lsb")}
+
+    def bench(ctx: StageContext) -> dict:
+        from edgeppg.bench.runner import run_bench
+
+        targets, skipped = _toolchain_targets(cfg.bench.targets)
+        out: dict[str, Any] = {"skipped": skipped}
+        for t in targets:
+            # qemu-m4 (the reference board) also lands at RUN/bench/bench.json, where verify looks for it
+            dest = ctx.dir if t == "qemu-m4" else ctx.dir / t
+            r = run_bench(ctx.input_dir("export"), t, dest, windows=cfg.bench.windows)
+            out[t] = {k: r.get(k) for k in ("instructions_per_inference", "instructions_per_mac", "bitexact_vs_tflm",
+                                            "flash_bytes", "ram_bytes")}
+        return out
+
+    def verify(ctx: StageContext) -> dict:
+        from edgeppg.verify import verify_export
+
+        r = verify_export(ctx.input_dir("export"), ctx.dir, log=log)
+        return {k: r.get(k) for k in ("arena_bytes", "flash_bytes")} | {
+            "nrf52840_est_latency_ms": r.get("targets", {}).get("nrf52840", {}).get("est_latency_ms")}
+
+    def check(ctx: StageContext) -> dict:
+        from edgeppg.verify import check_export
+
+        res = check_export(ctx.input_dir("export"), budget, out_dir=ctx.input_dir("verify"), log=log)
+        rows = [r.__dict__ if hasattr(r, "__dict__") else r._asdict() for r in res.rows]
+        atomic_write_json(ctx.dir / "check.json", {"passed": res.passed, "budget": str(budget), "rows": rows})
+        return {"passed": res.passed, "over_budget": [r["metric"] for r in rows if not r["ok"]]}
+
+    budget = resolve_budget(cfg.budget)
+    shipped = lambda: {"init_sha256": sha256_file(_init_path(cfg))}  # noqa: E731
+    stages = [Stage("data", cfg.data, (), data)]
+    if cfg.pretrain_from_scratch:
+        stages.append(Stage("pretrain", (cfg.pretrain, cfg.data), ("data",), pretrain))
+        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data", "pretrain"), teacher))
+    else:
+        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data",), teacher, extra_inputs=shipped))
+    stages += [
+        Stage("distill", (cfg.distill, cfg.data), ("data", "teacher"), distill),
+        Stage("export", cfg.export, ("distill",), export),
+        Stage("bench", cfg.bench, ("export",), bench),
+        Stage("verify", {}, ("export", "bench"), verify),
+        Stage("check", {"budget_sha256": sha256_file(budget)}, ("export", "verify"), check),
+    ]
+    return stages
+
+
+def _init_path(cfg: PipelineConfig) -> Path:
+    from edgeppg.models.registry import resolve_pretrained
+
+    return resolve_pretrained(cfg.finetune.init)
+
+
+def _pick(m: dict) -> dict:
+    return {k: m[k] for k in ("rhythm_macro_f1", "hr_mae_bpm", "rr_mae_bpm") if k in m}
+
+
+def run_pipeline(cfg: PipelineConfig, run_dir: str | Path, *, quiet: bool = False, json_logs: bool = False) -> PipelineResult:
+    run_dir = Path(run_dir)
+    log = Logger(quiet, json_logs)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "config.json", to_dict(cfg))
+    stages = build_stages(cfg, run_dir, log)
+
+    def done(rec: StageRecord) -> None:
+        status = "up to date, skipped" if rec.skipped else f"{rec.seconds:.1f} s"
+        log(f"[{rec.name}] {status}  " + ", ".join(f"{k}={_short(v)}" for k, v in rec.metrics.items()),
+            stage=rec.name, seconds=rec.seconds, skipped=rec.skipped, metrics=rec.metrics)
+
+    records = run_stages(stages, run_dir, lambda m: None, on_done=done)
+    from edgeppg.pipeline.summary import report
+
+    summary = report(cfg, run_dir, records)
+    passed = bool(records["check"].metrics.get("passed"))
+    verdict = "PASSED" if passed else "FAILED (over budget: " + ", ".join(records["check"].metrics.get("over_budget", [])) + ")"
+    total = sum(r.seconds for r in records.values() if not r.skipped)
+    line = f"edgeppg run: budget check {verdict}; {total:.0f} s; report: {run_dir / 'report.html'}"
+    if json_logs:
+        log(line, passed=passed)
+    else:
+        print(line, flush=True)
+    return PipelineResult(run_dir, records, passed, summary)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_short(x)}" for k, x in v.items()) + "}"
+    return str(v)
