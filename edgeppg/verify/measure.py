@@ -121,9 +121,11 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
         "arena_bytes": arena.arena_bytes,
         "arena": {"allocation_total_bytes": arena.allocation_total_bytes, "minus_1_fails": arena.minus_1_fails,
                   "minus_16_fails": arena.minus_16_fails, "search_trials": arena.trials,
+                  "crashed_trials": arena.crashed_trials,
                   "allocation_report": list(arena.allocation_report),
-                  "note": "smallest arena in which TFLM allocates and runs the model (bisection); every held-out "
-                          "window was run in exactly this arena; declare it 16-byte aligned on the device"},
+                  "note": "smallest arena in which TFLM allocates and runs the model (bisection, each trial in an isolated "
+                          "process); every held-out window was run in exactly this arena; declare it 16-byte aligned "
+                          "on the device"},
         "flash_bytes": flash["flash_bytes"],
         "flash": flash,
         "ram_bytes": ram_bytes,

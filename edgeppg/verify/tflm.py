@@ -84,41 +84,95 @@ class ArenaResult:
     minus_1_fails: bool
     minus_16_fails: bool
     trials: int
+    crashed_trials: int  # trials where the TFLM Python wrapper crashed the probe process (counted as "fails")
     allocation_report: tuple[str, ...]
 
 
+class ArenaProbe:
+    """Arena trials in a child process: the tflite-micro wrapper can SEGFAULT on some too-small arenas
+    (seen at ~half the needed size), which must not take verify (or pytest) down with it.
+
+    A crash counts as "does not work" and the child is restarted for the next trial.
+    """
+
+    def __init__(self, model: bytes, x: np.ndarray):
+        self._dir = tempfile.TemporaryDirectory(prefix="edgeppg-arena-")
+        self._model = Path(self._dir.name) / "model.tflite"
+        self._x = Path(self._dir.name) / "x.npy"
+        self._model.write_bytes(model)
+        np.save(self._x, np.ascontiguousarray(x), allow_pickle=False)
+        self._proc = None
+        self.trials = 0
+        self.crashes = 0
+
+    def _start(self):
+        import subprocess
+
+        self._proc = subprocess.Popen([sys.executable, "-m", "edgeppg.verify.arena_probe", str(self._model), str(self._x)],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def works(self, arena: int) -> bool:
+        self.trials += 1
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
+        try:
+            self._proc.stdin.write(f"{int(arena)}\n")
+            self._proc.stdin.flush()
+            line = self._proc.stdout.readline().strip()
+        except BrokenPipeError:
+            line = ""
+        if line in ("ok", "fail"):
+            return line == "ok"
+        self.crashes += 1  # the child died on this arena
+        self._proc.wait()
+        self._proc = None
+        return False
+
+    def close(self):
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=30)
+        self._dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def find_min_arena(model: bytes, x: np.ndarray) -> ArenaResult:
-    """Smallest working arena by bisection between the reported total (a lower bound) and a working size."""
-    trials = 0
-    hi = max(64 << 10, 16 * len(model))
-    while True:
-        ok, msgs = try_arena(model, hi, x)
-        trials += 1
-        if ok:
-            break
-        if hi >= _MAX_ARENA:
-            detail = "; ".join(m for m in msgs if m.strip())[:300]
-            raise EdgePPGError(f"TFLM cannot run this model even with a {hi}-byte arena ({detail}); "
-                               "check the op list against the TFLM op resolver")
-        hi *= 2
-    total, report = allocation_total(model, hi, x)
-    lo = total - 1
-    # The allocator used `total` bytes, so anything below fails; confirm rather than assume.
-    while lo > 0:
-        ok, _ = try_arena(model, lo, x)
-        trials += 1
-        if not ok:
-            break
-        hi, lo = lo, lo // 2
-    while hi - lo > 1:  # invariant: lo fails, hi works
-        mid = (lo + hi) // 2
-        ok, _ = try_arena(model, mid, x)
-        trials += 1
-        hi, lo = (mid, lo) if ok else (hi, mid)
-    m1 = not try_arena(model, hi - 1, x)[0]
-    m16 = not try_arena(model, hi - 16, x)[0]
+    """Smallest working arena: bisection between a failing size below TFLM's reported total and a working size.
+
+    The reported total is only a guide: the minimum was measured both above it (planner scratch in the
+    arena tail) and up to 8 bytes below it (alignment slack counted in the total).
+    """
+    with ArenaProbe(model, x) as probe:
+        hi = max(64 << 10, 16 * len(model))
+        while not probe.works(hi):
+            if hi >= _MAX_ARENA:
+                raise EdgePPGError(f"TFLM cannot run this model even with a {hi}-byte arena; check the op list "
+                                   "against the TFLM op resolver (`edgeppg verify` prints the ops)")
+            hi *= 2
+        total, report = allocation_total(model, hi, x)
+        step = 16
+        lo = total - step
+        while probe.works(lo):  # walk down in growing steps until a size fails (never jumps far below)
+            hi, step = lo, step * 2
+            lo = max(1, total - step)
+            if lo == 1:
+                raise EdgePPGError(f"TFLM runs this model in {hi} bytes though it reports {total} in use; "
+                                   "the arena search cannot find a failing size")
+        if hi > total:
+            hi = total if probe.works(total) else hi
+        while hi - lo > 1:  # invariant: lo fails, hi works
+            mid = (lo + hi) // 2
+            hi, lo = (mid, lo) if probe.works(mid) else (hi, mid)
+        m1 = not probe.works(hi - 1)
+        m16 = not probe.works(hi - 16)
+        trials, crashes = probe.trials, probe.crashes
     lines = tuple(ln.replace("[RecordingMicroAllocator] ", "") for ln in report if "RecordingMicroAllocator" in ln)
-    return ArenaResult(hi, total, m1, m16, trials + 2, lines)
+    return ArenaResult(hi, total, m1, m16, trials, crashes, lines)
 
 
 class TFLMRunner:

@@ -184,11 +184,23 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     return out
 
 
-def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0, timeout_s: float = 600.0) -> Path:
-    """Build the toy export once per cache root (shared by pytest-xdist workers); later callers reuse it.
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    Keyed by this module's source and the arguments, so editing the toy rebuilds it. Callers that modify
-    files must copy the folder first.
+    out = []
+    for dist in ("tensorflow-cpu", "tensorflow", "onnxruntime", "torch", "ai-edge-litert", "tflite-micro"):
+        try:
+            out.append(version(dist))
+        except PackageNotFoundError:
+            out.append("-")
+    return ",".join(out)
+
+
+def cached_build(cache_root: str | Path, name: str, key: bytes, build, timeout_s: float = 600.0) -> Path:
+    """Run build(dir) once per (name, key) under cache_root, shared by pytest-xdist workers; reuse afterwards.
+
+    The folder is published by an atomic rename, so concurrent callers never see a half-built one. Callers
+    that modify files must copy the folder first.
     """
     import hashlib
     import os
@@ -196,19 +208,10 @@ def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0
     import tempfile
     import time
 
-    from importlib.metadata import PackageNotFoundError, version
-
-    def _v(dist):
-        try:
-            return version(dist)
-        except PackageNotFoundError:
-            return "-"
-
-    vers = ",".join(_v(d) for d in ("tensorflow-cpu", "tensorflow", "onnxruntime", "torch", "ai-edge-litert"))
-    key = hashlib.sha256(Path(__file__).read_bytes() + f"{preset}:{seed}:{vers}".encode()).hexdigest()[:12]
+    digest = hashlib.sha256(key + _versions().encode()).hexdigest()[:12]
     root = Path(cache_root)
     root.mkdir(parents=True, exist_ok=True)
-    final, lock = root / f"edgeppg-toy-{key}", root / f"edgeppg-toy-{key}.lock"
+    final, lock = root / f"{name}-{digest}", root / f"{name}-{digest}.lock"
     deadline = time.monotonic() + timeout_s
     while not (final / "manifest.json").is_file():
         try:
@@ -217,16 +220,25 @@ def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0
             if time.time() - lock.stat().st_mtime > timeout_s:
                 lock.unlink(missing_ok=True)
             elif time.monotonic() > deadline:
-                raise TimeoutError(f"toy export {final} not built within {timeout_s} s (lock {lock})")
+                raise TimeoutError(f"{final} not built within {timeout_s} s (lock {lock})")
             time.sleep(0.5)
             continue
         try:
             os.close(fd)
             tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=root))
-            make_toy_export(tmp, preset, seed)
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)  # atomic publish: readers never see a half-built folder
+            try:
+                build(tmp / "export")
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp / "export", final)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         finally:
             lock.unlink(missing_ok=True)
     return final
+
+
+def cached_toy_export(cache_root: str | Path, preset: str = "s4k", seed: int = 0) -> Path:
+    """The toy export, built once per cache root and keyed by this module's source and the arguments."""
+    key = Path(__file__).read_bytes() + f"{preset}:{seed}".encode()
+    return cached_build(cache_root, "edgeppg-toy", key, lambda d: make_toy_export(d, preset, seed))
