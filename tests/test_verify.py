@@ -181,3 +181,18 @@ def test_outputs_decode_the_manifest_way_affine_bins_and_classes():
     manifest["outputs"][1].update(zero_point=-10, index=7)
     with pytest.raises(EdgePPGError, match="index 7; the model has 3 outputs"):
         output_specs(manifest, details)
+
+
+def test_size_accuracy_chart_uses_distill_metrics_beside_the_export(export_copy):
+    params = json.loads((export_copy / "manifest.json").read_text())["model"]["params"]
+    distill = export_copy.parent / "distill"
+    distill.mkdir()
+    teacher = {"rhythm_macro_f1": 0.95, "hr_mae_bpm": 2.0, "rr_mae_bpm": 1.0}
+    (distill / "metrics.json").write_text(json.dumps({"teacher": teacher, "teacher_params": 500_000,
+                                                      "student_params": params}))
+    r = verify_export(export_copy, cfg=FAST)
+    assert r["distill_metrics"]["teacher"] == teacher and "size_accuracy" in r["plots"]
+    other = export_copy.parent / "other.json"
+    other.write_text(json.dumps({"teacher": teacher, "teacher_params": 500_000, "student_params": params + 1}))
+    with pytest.raises(EdgePPGError, match="describes a .*-parameter student"):
+        verify_export(export_copy, cfg=VerifyConfig(latency_runs=2, latency_warmup=0, distill_metrics=str(other)))

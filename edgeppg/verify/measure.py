@@ -200,15 +200,23 @@ def _find_distill_metrics(ed: ExportDir, cfg: VerifyConfig) -> dict | None:
     else:
         cands = [ed.path / "distill_metrics.json", ed.path.parent / "distill" / "metrics.json",
                  ed.path.parent / "metrics.json"]
+    params = ed.manifest.get("model", {}).get("params")
     for p in cands:
-        if p.is_file():
-            try:
-                d = json.loads(p.read_text())
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if isinstance(d, dict) and isinstance(d.get("teacher"), dict):
-                return {"path": str(p), "teacher": d["teacher"], "teacher_params": d.get("teacher_params"),
-                        "student": d.get("student"), "student_params": d.get("student_params")}
+        if not p.is_file():
+            continue
+        try:
+            d = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            d = None
+        ok = isinstance(d, dict) and isinstance(d.get("teacher"), dict)
+        same = ok and (d.get("student_params") in (None, params) or params is None)
+        if ok and same:
+            return {"path": str(p), "teacher": d["teacher"], "teacher_params": d.get("teacher_params"),
+                    "student": d.get("student"), "student_params": d.get("student_params")}
+        if cfg.distill_metrics:  # named explicitly: say why it cannot be used instead of silently dropping it
+            why = "has no 'teacher' metrics" if not ok else (f"describes a {d.get('student_params')}-parameter "
+                                                            f"student, this export has {params}")
+            raise EdgePPGError(f"distill metrics {p} {why}; pass the metrics.json `edgeppg distill` wrote for this student")
     return None
 
 
@@ -242,10 +250,10 @@ def _size_points(result: dict) -> list[dict]:
     pts = []
     d, parity, params = result["distill_metrics"], result["parity"], result["model"]["params"]
     if d and d.get("teacher_params"):
-        pts.append({"label": "teacher fp32", "bytes": 4 * int(d["teacher_params"]), **d["teacher"]})
+        pts.append({**d["teacher"], "label": "teacher fp32", "bytes": 4 * int(d["teacher_params"])})
     if parity and params and "torch_fp32" in parity:
-        pts.append({"label": "student fp32", "bytes": 4 * int(params), **parity["torch_fp32"]})
-    pts.append({"label": "student int8 (TFLM)", "bytes": result["model"]["model_bytes"], **result["metrics"]})
+        pts.append({**parity["torch_fp32"], "label": "student fp32", "bytes": 4 * int(params)})
+    pts.append({**result["metrics"], "label": "student int8 (TFLM)", "bytes": result["model"]["model_bytes"]})
     return pts
 
 
