@@ -13,7 +13,7 @@ from edgeppg.errors import CheckFailed, EdgePPGError
 HARNESS_DIR = Path(__file__).resolve().parents[2] / "firmware_harness"
 TARGETS = ("host", "host-asan", "qemu-m4", "qemu-m33", "nrf52840")
 QEMU_MACHINE = {"qemu-m4": "mps2-an386", "qemu-m33": "mps2-an505"}
-ICOUNT_SHIFT = 6  # 64 ns per instruction: the 20-25 MHz timers resolve single instructions
+ICOUNT_SHIFT = 10  # 1024 ns per instruction = 20-25.6 timer ticks: a +-1 tick read jitter stays far below one instruction
 BUDGETS = {"nrf52840": {"flash": 1024 * 1024, "ram": 256 * 1024}}
 _APT = {"arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "qemu-system-arm": "qemu-system-arm",
         "gcc": "gcc", "make": "make", "arm-none-eabi-size": "binutils-arm-none-eabi"}
