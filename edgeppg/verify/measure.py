@@ -6,7 +6,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -255,7 +255,3 @@ def _size_points(result: dict) -> list[dict]:
         pts.append({**parity["torch_fp32"], "label": "student fp32", "bytes": 4 * int(params)})
     pts.append({**result["metrics"], "label": "student int8 (TFLM)", "bytes": result["model"]["model_bytes"]})
     return pts
-
-
-def config_dict(cfg: VerifyConfig) -> dict:
-    return asdict(cfg)
