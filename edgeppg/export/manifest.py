@@ -55,7 +55,8 @@ def build_manifest(*, name: str, spec: StudentSpec, ckpt_sha256: str, in_q: Tens
         "artifacts": artifacts,
         "calibration": calibration,
         "heldout": heldout,
-        "data": data_source,
+        # the corpus is identified by content hash; a local path would make the manifest machine-dependent
+        "data": {k: v for k, v in data_source.items() if k != "corpus_dir"},
         "quantization": quantization,
         "runtime": runtime,
         "versions": versions(),
