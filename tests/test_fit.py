@@ -173,3 +173,27 @@ def test_targets_and_score():
     np.testing.assert_allclose(t["hr_z"][2] * 50 + 100, w.hr_bpm[2], rtol=1e-5)
     assert val_score({"rhythm_macro_f1": 0.9, "hr_mae_bpm": 2.0}) == pytest.approx(0.8)
     assert val_score({"rhythm_macro_f1": float("nan"), "hr_mae_bpm": 4.0}) == pytest.approx(-0.2)
+
+
+def test_objective_balancing_and_empty_masks():
+    model, _ = _setup()
+    w = tiny_windows(8)
+    w.hr_valid[:] = False  # no HR/RR labels in this batch: their terms must be 0 yet stay in the graph
+    from edgeppg.train.data import to_batch
+
+    batch = to_batch(train_arrays(w, DEFAULT_HEADS), np.arange(8))
+    fixed = SupervisedObjective(DEFAULT_HEADS, balance="fixed")
+    unc = SupervisedObjective(DEFAULT_HEADS, balance="uncertainty")
+    assert fixed.parameters() == [] and len(unc.parameters()) == 1
+    loss, parts = fixed.loss(model, batch)
+    assert parts["loss_hr"] == 0.0 and parts["loss_rr"] == 0.0 and parts["loss_rhythm"] > 0
+    loss.backward()
+    assert model.heads["hr"].weight.grad is not None  # connected (zero), so DDP sees every parameter
+    with torch.no_grad():
+        unc.log_vars.fill_(1.0)
+    loss_u, parts_u = unc.loss(model, batch)
+    # Kendall: classification exp(-s) L + s/2, regression 0.5 exp(-s) L + s/2 (x fixed weights 1, 1, 0.5)
+    expect = np.exp(-1) * parts_u["loss_rhythm"] + 0.5 + 0.5 + 0.5 * 0.5
+    assert float(loss_u.detach()) == pytest.approx(expect, rel=1e-5)
+    with pytest.raises(EdgePPGError, match="valid loss balances"):
+        SupervisedObjective(DEFAULT_HEADS, balance="magic")
