@@ -45,7 +45,7 @@ toolchain:
 	fi
 
 demo: setup
-	$(BIN)/edgeppg data synth --n 2000 --seed 1 --out $(OUT)/data
+	$(BIN)/edgeppg run --preset $(PRESET) --out $(OUT)
 
 smoke: setup
 	$(BIN)/edgeppg run --preset smoke --out runs/smoke
