@@ -81,7 +81,7 @@ class DistillConfig:
     temperature: float = 4.0
     alpha: float = 0.7  # weight of the soft (teacher) term in the rhythm loss
     hr_mode: str = "regression"  # "regression" | "bins"
-    hr_alpha: float = 0.5  # weight of the teacher's HR/RR (vs the label) in the HR/RR loss
+    hr_alpha: float = 0.0  # teacher's share of the HR/RR target on labelled windows (teacher-only windows: all); measured best at 0
     hr_sigma_bpm: float = 3.0  # width of the Gaussian soft target over HR bins (hr_mode = "bins")
     hint_weight: float = 0.0
     loss_balance: str = "fixed"

@@ -130,3 +130,21 @@ def test_teacher_outputs_cached_in_memory_and_on_disk(tmp_path):
     assert info["source"] == info2["source"] == "computed" and t.calls == 3
     assert len(list(tmp_path.glob("teacher_*.npz"))) == 3
     kd.clear_memory_cache()
+
+
+def test_hr_alpha_zero_trusts_labels_where_they_exist_and_the_teacher_elsewhere():
+    torch.manual_seed(0)
+    model = build_student(student_spec("s2k"))
+    obj = kd.DistillObjective(DEFAULT_HEADS, hr_alpha=0.0, weights={"rhythm": 0.0, "rr": 0.0})
+    lab = np.array([True] * 4 + [False] * 4)
+    batch = _batch(labelled=lab)
+    base, _ = obj.loss(model, batch)
+    moved = dict(batch, t_hr=batch["t_hr"].clone())
+    moved["t_hr"][:4] += 30.0  # teacher disagrees on labelled windows only: ignored at hr_alpha = 0
+    assert float(obj.loss(model, moved)[0]) == pytest.approx(float(base), rel=1e-6)
+    moved["t_hr"][4:] += 30.0  # ...but it is the only source of HR on teacher-only windows
+    assert abs(float(obj.loss(model, moved)[0]) - float(base)) > 1e-3
+    obj_half = kd.DistillObjective(DEFAULT_HEADS, hr_alpha=0.5, weights={"rhythm": 0.0, "rr": 0.0})
+    moved = dict(batch, t_hr=batch["t_hr"].clone())
+    moved["t_hr"][:4] += 30.0
+    assert abs(float(obj_half.loss(model, moved)[0]) - float(obj_half.loss(model, batch)[0])) > 1e-3

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -284,8 +285,13 @@ def prepare(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
 
 def run_preset(prep: Prepared, cfg: DistillConfig, spec: StudentSpec, seeds, runs_dir: Path, *, with_no_kd: bool = True,
                log: Callable[[str], None] = print, progress: bool = True) -> list[tuple[StudentRun, StudentRun | None]]:
-    """KD (and no-KD) students of one spec for each seed."""
+    """KD (and no-KD) students of one spec for each seed.
+
+    Run folders carry a hash of everything that shapes training besides fit's own fingerprint (objective
+    knobs, label budget, data), so re-running with other KD settings never resumes a stale run.
+    """
     with_feat = cfg.hint_weight > 0
+    tag = run_tag(cfg, prep)
     kd_tr = kd_arrays(prep.data, spec.heads, prep.labelled_idx, prep.t_out, with_feat)
     n_rows = len(kd_tr["x"])
     sup_tr = supervised_arrays(prep.data, spec.heads, prep.labelled_idx, n_rows) if with_no_kd else None
@@ -293,16 +299,22 @@ def run_preset(prep: Prepared, cfg: DistillConfig, spec: StudentSpec, seeds, run
     stats = (feat.mean(axis=0), feat.std(axis=0)) if with_feat else None
     out = []
     for seed in seeds:
-        kd = train_student(spec, kd_tr, prep.data, cfg, seed=seed, kd=True, run_dir=runs_dir / f"{spec.name}_seed{seed}_kd",
+        kd = train_student(spec, kd_tr, prep.data, cfg, seed=seed, kd=True, run_dir=runs_dir / f"{spec.name}_seed{seed}_kd_{tag}",
                            hint_stats=stats, teacher_features=feat.shape[1], progress=progress)
         log(f"{spec.name} seed {seed} KD    test {_fmt(kd.test)} ({kd.seconds:.0f} s)")
         base = None
         if with_no_kd:
             base = train_student(spec, sup_tr, prep.data, cfg, seed=seed, kd=False,
-                                 run_dir=runs_dir / f"{spec.name}_seed{seed}_nokd", progress=progress)
+                                 run_dir=runs_dir / f"{spec.name}_seed{seed}_nokd_{tag}", progress=progress)
             log(f"{spec.name} seed {seed} no-KD test {_fmt(base.test)} ({base.seconds:.0f} s)")
         out.append((kd, base))
     return out
+
+
+def run_tag(cfg: DistillConfig, prep: Prepared) -> str:
+    knobs = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("seeds", "cache_dir", "fit", "student")}
+    key = json.dumps({"cfg": knobs, "teacher": prep.teacher.sha256, "data": prep.data.info}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def distill(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path | None, out: str | Path, *,

@@ -8,8 +8,9 @@ keyed by (teacher weights sha256, input-array sha256), then travel as ordinary t
 
 Per task the student loss mixes a soft (teacher) and a hard (label) term:
   rhythm        alpha * T^2 * KL(softmax(t/T) || softmax(s/T))  +  (1 - alpha) * CE(s, y)      (Hinton 2015)
-  hr/rr regr.   hr_alpha * Huber(s, enc(t))                        +  (1 - hr_alpha) * Huber(s, enc(y))
-  hr bins       hr_alpha * CE(s, Gauss(t; sigma) over centers)    +  (1 - hr_alpha) * CE(s, nearest bin of y)
+  hr/rr regr.   labelled: hr_alpha * Huber(s, enc(t)) + (1 - hr_alpha) * Huber(s, enc(y)); teacher-only: Huber(s, enc(t))
+  hr bins       the same with CE against Gauss(t; sigma) over the centres (soft) and the nearest bin of y (hard)
+  (teacher-only windows are weighted by t_readable; hr_alpha = 0 trusts exact labels wherever they exist)
   hint          hint_weight * MSE(P s_feat, standardised t_feat)  (P: linear projection learned with the student)
 and tasks are balanced as in the supervised objective (fixed weights or Kendall uncertainty).
 """
@@ -147,16 +148,6 @@ def soft_bin_targets(values: torch.Tensor, centers: torch.Tensor, sigma: float) 
     return torch.softmax(-0.5 * d * d, dim=1)
 
 
-def soft_ce(s_logits: torch.Tensor, target_p: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against a soft target distribution, weighted mean over windows."""
-    return masked_mean(-(target_p * F.log_softmax(s_logits, dim=1)).sum(dim=1), weight)
-
-
-def regression_soft_loss(s_z: torch.Tensor, t_z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Huber on the normalised scale against the teacher's value (same beta as the supervised loss)."""
-    return masked_mean(F.smooth_l1_loss(s_z, t_z, reduction="none", beta=0.1), weight)
-
-
 def hint_loss(s_proj: torch.Tensor, t_feat: torch.Tensor) -> torch.Tensor:
     """FitNets-style hint: MSE between projected student features and (standardised) teacher features."""
     return F.mse_loss(s_proj, t_feat)
@@ -206,27 +197,37 @@ class DistillObjective:
         return out + (list(self.proj.parameters()) if self.proj is not None else [])
 
     def _head_term(self, h: HeadSpec, raw: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        hard = head_loss(h, raw, batch)
         if h.kind == "classes":
+            hard = head_loss(h, raw, batch)
             if f"t_{h.name}" not in batch:
                 return hard
             soft = kd_soft_loss(raw, batch[f"t_{h.name}"], self.temperature)
             return self.alpha * soft + (1.0 - self.alpha) * hard
         t = batch.get(f"t_{h.name}")
         if t is None:
-            return hard
-        # where a label says "unreadable" the teacher's HR is not trusted either; on teacher-only windows
-        # the teacher's own P(not noise) decides how much its HR counts
+            return head_loss(h, raw, batch)
+        return self._value_term(h, raw, batch, t)
+
+    def _value_term(self, h: HeadSpec, raw: torch.Tensor, batch: dict[str, torch.Tensor], t: torch.Tensor) -> torch.Tensor:
+        """HR/RR: labelled windows mix label and teacher (hr_alpha); teacher-only windows learn the teacher's value,
+        weighted by its P(not noise). A labelled "unreadable" window teaches neither."""
         labelled = batch["labelled"].bool()
-        valid = batch.get(f"{h.name}_valid", batch["hr_valid"]).float()
-        weight = torch.where(labelled, valid, batch["t_readable"].float()) * torch.isfinite(t).float()
+        valid = batch.get(f"{h.name}_valid", batch["hr_valid"]).bool() & labelled
+        t_ok = torch.isfinite(t)
         t = torch.nan_to_num(t.float())
         if h.kind == "regression":
-            soft = regression_soft_loss(raw[:, 0], (t - h.add) / h.mul, weight)
+            soft = F.smooth_l1_loss(raw[:, 0], (t - h.add) / h.mul, reduction="none", beta=0.1)
+            y = torch.nan_to_num(batch[f"{h.name}_z"].float())
+            hard = F.smooth_l1_loss(raw[:, 0], y, reduction="none", beta=0.1)
         else:
             centers = torch.as_tensor(h.centers, dtype=raw.dtype)
-            soft = soft_ce(raw, soft_bin_targets(t, centers, self.hr_sigma), weight)
-        return self.hr_alpha * soft + (1.0 - self.hr_alpha) * hard
+            logp = F.log_softmax(raw, dim=1)
+            soft = -(soft_bin_targets(t, centers, self.hr_sigma) * logp).sum(dim=1)
+            hard = F.nll_loss(logp, batch[f"{h.name}_bin"].long().clamp_min(0), reduction="none")
+        a = self.hr_alpha
+        per = torch.where(valid, (1.0 - a) * hard + a * torch.where(t_ok, soft, hard), soft)
+        weight = torch.where(labelled, valid.float(), batch["t_readable"].float() * t_ok.float())
+        return masked_mean(per, weight)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         x = batch["x"]
