@@ -64,7 +64,9 @@ class PretrainConfig:
 @dataclass(frozen=True)
 class FinetuneConfig:
     init: str = "ecg-resnet18"  # shipped checkpoint name, a path, or "scratch"
-    strategy: str = "discriminative"  # probe | partial | discriminative | gradual | full | scratch
+    # probe | partial | discriminative | gradual | full | scratch. "full": ECG->PPG needs the low layers to adapt
+    # (z-scored QRS spikes vs smooth pulses); discriminative's 39x smaller stem LR lost the gain at 300 labels
+    strategy: str = "full"
     labels: Optional[int] = None  # limit labelled PPG windows (None = all)
     label_seed: int = 0  # which (class-stratified) labelled subset --labels picks
     freeze_stages: int = 2  # for "partial"
