@@ -30,3 +30,7 @@ def test_transfer_experiment_cli(tmp_path, capsys):
     assert main(args) == 0
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "exp" / "runs").rglob("metrics.json")}
     assert json.loads((tmp_path / "exp" / "transfer.json").read_text())["runs"] == t["runs"]
+    # a different config in the same folder is never mixed in: those runs are redone
+    assert main(args[:-6] + ["--epochs", "2", "--threads", "1", "--val-windows", "10"]) == 0
+    t2 = json.loads((tmp_path / "exp" / "transfer.json").read_text())
+    assert t2["epochs"] == 2 and all(len(r["val_curve"]) == 2 for r in t2["runs"])

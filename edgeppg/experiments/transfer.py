@@ -80,6 +80,7 @@ def transfer_experiment(cfg: FinetuneConfig, data_dir: str | Path | None, out: s
     if not budgets:
         raise EdgePPGError(f"every label budget exceeds the {n_train} training windows; use a larger corpus")
     fit_cfg = dataclasses.replace(cfg.fit, patience=0, progress=False)  # same epochs for both arms
+    init_sha = backbone.source["sha256"]
     log(f"transfer: budgets {budgets} x seeds {list(seeds)} x (pretrained:{arm_strategy}, scratch), "
         f"{fit_cfg.epochs} epochs, {n_train} train / {len(splits.val)} val / {len(splits.test)} test PPG windows")
 
@@ -89,11 +90,13 @@ def transfer_experiment(cfg: FinetuneConfig, data_dir: str | Path | None, out: s
             for arm, strategy in (("pretrained", arm_strategy), ("scratch", "scratch")):
                 rdir = out / "runs" / f"{arm}_n{b}_s{s}"
                 mpath = rdir / "metrics.json"
-                if mpath.is_file():
+                rc = dataclasses.replace(cfg, strategy=strategy, labels=b, label_seed=s,
+                                         fit=dataclasses.replace(fit_cfg, seed=s))
+                if _finished_same(rdir, rc, splits.info["corpus_sha256"], init_sha):
                     m = json.loads(mpath.read_text())
                 else:
-                    rc = dataclasses.replace(cfg, strategy=strategy, labels=b, label_seed=s,
-                                             fit=dataclasses.replace(fit_cfg, seed=s))
+                    if rdir.exists():  # a run with another config or data: redo it, never mix results
+                        shutil.rmtree(rdir)
                     m = finetune(rc, None, rdir, init=init, data_cfg=data_cfg, log=lambda *_: None, progress=False,
                                  splits=splits).metrics
                     for f in ("last.safetensors", "last.json"):  # the resume state is not needed once finished
@@ -144,6 +147,20 @@ def transfer_experiment(cfg: FinetuneConfig, data_dir: str | Path | None, out: s
     gain_txt = " | ".join("n=%d: %+.3f F1" % (g["budget"], g["f1_gain"]["mean"]) for g in gaps)
     log(f"transfer: {gain_txt}; checks {checks}")
     return TransferExperimentResult(jp, mp, pp, table)
+
+
+def _finished_same(rdir: Path, rc: FinetuneConfig, corpus_sha: str, init_sha: str) -> bool:
+    """A finished run is reused only when its config, corpus and (for the pretrained arm) init match."""
+    from edgeppg.io import to_jsonable
+
+    try:
+        meta = json.loads((rdir / "teacher.json").read_text())
+        json.loads((rdir / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    same_init = (meta.get("init") or {}).get("sha256") == init_sha  # scratch too: it takes the init's architecture
+    return (meta.get("train_config") == to_jsonable(dataclasses.asdict(rc))
+            and (meta.get("data") or {}).get("corpus_sha256") == corpus_sha and same_init)
 
 
 def _finite(vals) -> list[float]:
