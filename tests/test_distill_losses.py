@@ -138,6 +138,8 @@ def test_hr_alpha_zero_trusts_labels_where_they_exist_and_the_teacher_elsewhere(
     obj = kd.DistillObjective(DEFAULT_HEADS, hr_alpha=0.0, weights={"rhythm": 0.0, "rr": 0.0})
     lab = np.array([True] * 4 + [False] * 4)
     batch = _batch(labelled=lab)
+    for p in model.parameters():
+        p.requires_grad_(False)  # only loss values matter here
     base, _ = obj.loss(model, batch)
     moved = dict(batch, t_hr=batch["t_hr"].clone())
     moved["t_hr"][:4] += 30.0  # teacher disagrees on labelled windows only: ignored at hr_alpha = 0
