@@ -27,6 +27,7 @@ from edgeppg.export.data import ExportData, export_data, ids_sha256
 from edgeppg.export.fold import FoldedStudent, fold_student
 from edgeppg.export.manifest import artifact_entries, build_manifest
 from edgeppg.export.onnx_export import export_onnx_fp32, quantize_onnx_int8, run_onnx
+from edgeppg.export.slim import slim_tflite
 from edgeppg.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from edgeppg.metrics import decode_outputs, task_metrics
 
@@ -57,6 +58,7 @@ class Built:
     out_q: list[tflite.TensorQ]
     ops: list[str]
     keras_max_abs_diff: float
+    slim: dict = field(default_factory=dict)  # slim_tflite's report: converter bytes and bytes saved per item
 
 
 def _sig(x: float, digits: int = 6) -> float | None:
@@ -97,9 +99,11 @@ def build(folded: FoldedStudent, data: ExportData, cfg: ExportConfig, seed: int)
     xs = data.heldout.x[:KERAS_PARITY_WINDOWS]
     kout, tout = keras_predict(km, xs, spec), _torch_raw(folded, xs, names)
     keras_diff = max(float(np.abs(kout[n] - tout[n]).max()) for n in names)
-    blob = tflite.convert_int8(km, data.calib.x.transpose(0, 2, 1), seed=seed)
+    # Slim right after conversion, so everything below (I/O spec, scoring, gates, C array, manifest hashes)
+    # sees the model that ships; slim_tflite refuses to return a model that reads differently.
+    blob, slim_report = slim_tflite(tflite.convert_int8(km, data.calib.x.transpose(0, 2, 1), seed=seed))
     in_q, out_q = tflite.io_spec(blob, spec)
-    return Built(folded, onnx_fp32, onnx_int8, blob, in_q, out_q, tflite.op_names(blob), keras_diff)
+    return Built(folded, onnx_fp32, onnx_int8, blob, in_q, out_q, tflite.op_names(blob), keras_diff, slim_report)
 
 
 MAX_EXPLAINED_WINDOWS = 20  # proving each mismatch costs an extra interpreter pair; more than this is a real bug
@@ -155,6 +159,7 @@ def score(b: Built, model, data: ExportData, qat_applied: bool = False) -> dict[
         "heldout_windows": len(w),
         "tflm_arena_bytes": tflite.tflm_arena_bytes(b.tflite, xq[:1]),
         "tflite_bytes": len(b.tflite),
+        "tflite_slim": b.slim,
     }
 
 
@@ -224,7 +229,8 @@ def _write(folder: Path, name: str, b: Built, data: ExportData, parity: dict, ck
         heldout={"file": "heldout.npz", "windows": len(data.heldout), "ids_sha256": ids_sha256(data.heldout),
                  "split": "test"},
         data_source=data.source, quantization=quantization,
-        runtime={"tflm_arena_bytes": parity["tflm_arena_bytes"], "tflite_ops": b.ops, "opset": cfg.opset},
+        runtime={"tflm_arena_bytes": parity["tflm_arena_bytes"], "tflite_ops": b.ops, "opset": cfg.opset,
+                 "tflite_slim": b.slim},
         allow_degradation=cfg.allow_degradation, failures=degradations)
     atomic_write_json(folder / "manifest.json", manifest)
     umask = os.umask(0)
