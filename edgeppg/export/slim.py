@@ -22,7 +22,7 @@ what any runtime reads:
   as scales), so kernels, XNNPACK delegation and the firmware generator see the same numbers.
 
 Not done, and why: dropping the int32 biases' quantization (the TFLite/TFLM int8 conv kernels never read
-it; on s12k it would save a further 2,320 B after the steps below) makes LiteRT's default XNNPACK delegate
+it; on s12k it would save a further 2,320 B after the steps above) makes LiteRT's default XNNPACK delegate
 refuse those convolutions — they fall back to the builtin kernels and LiteRT-default outputs change by up
 to 2 LSB (measured on s12k), so it is not a no-op for every runtime we report.
 
