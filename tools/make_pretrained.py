@@ -3,7 +3,8 @@
     .venv/bin/python tools/make_pretrained.py            # ~5-10 min on 2 cores
     .venv/bin/python tools/make_pretrained.py --work runs/make_pretrained --epochs 12
 
-Seeded end to end: the synthetic ECG corpus (its own seed, disjoint from the default PPG corpus seed so the
+Seeded end to end (a rerun gives bit-identical tensors; the file bytes can still differ because safetensors
+writes the metadata map in hash order): the synthetic ECG corpus (its own seed, disjoint from the default PPG corpus seed so the
 fine-tuning test set was never seen in pretraining), the split, the init and the batch order. The release file
 is fp16 (half the bytes; loading casts back to fp32). The card records data, task, epochs, metrics and sha256.
 """
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
     tm = ck.meta["metrics"]
     card = f"""# {NAME}: ECG-pretrained ResNet1d-18 (pre-activation v2, kernels 7/5/5/3)
 
-Produced by `tools/make_pretrained.py` (seeded; rerun it to regenerate this file).
+Produced by `tools/make_pretrained.py` (seeded: a rerun with the same thread count gives bit-identical tensors).
 
 | | |
 |---|---|
