@@ -13,6 +13,7 @@ import numpy as np
 from edgeppg.errors import EdgePPGError
 
 _LAP = re.compile(r"m-lap-\[runs=(\d+) warmup=(\d+) total=(\d+) min=(\d+) max=(\d+) unit=(\w+)\]")
+_GATE = re.compile(r"m-gate-\[class=(\d+) hr_valid=([01])\]")
 _KV = re.compile(r"(\w+)=([^\s\]]+)")
 
 
@@ -103,6 +104,9 @@ class Harness:
         if lap is None or res is None:
             raise HarnessError(f"unexpected answer to infer: {lines}")
         timing = dict(zip(("runs", "warmup", "total", "min", "max"), map(int, lap.groups()[:5])), unit=lap.group(6))
+        gate = next((_GATE.match(l) for l in lines if _GATE.match(l)), None)
+        # firmware's quality gate (built only when the manifest names a rhythm head): (class, hr_valid)
+        self.last_gate = (int(gate.group(1)), gate.group(2) == "1") if gate else None
         return timing, parse_results(res)
 
     def layers(self) -> list[dict]:

@@ -118,6 +118,14 @@ def _typical(t: dict) -> int:
     return t["total"] - t["min"] - t["max"] if t["runs"] == 3 else t["min"]
 
 
+def quality_gate_spec(manifest: dict) -> tuple[int, int] | None:
+    """(rhythm output tensor index, noise class index) from the manifest; None when the model has no such head."""
+    for o in manifest.get("outputs") or []:
+        if o.get("name") == "rhythm" and o.get("kind") == "classes" and "noise" in (o.get("labels") or []):
+            return int(o["index"]), list(o["labels"]).index("noise")
+    return None
+
+
 def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.PathLike, windows: int = 100,
               seed: int = 0, optimized: bool = True, timeout: float = 120.0) -> dict:
     """Generate + build + run + compare against TFLM; writes and returns out_dir/bench.json."""
@@ -127,7 +135,9 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
     require_tools(*tools_for(target))
     tflite, manifest = read_export(export_dir)
     t0 = time.monotonic()
-    gen = write_model(tflite, out_dir / "build" / "model", model_name=(manifest.get("model") or {}).get("name"))
+    gate = quality_gate_spec(manifest)
+    gen = write_model(tflite, out_dir / "build" / "model", model_name=(manifest.get("model") or {}).get("name"),
+                      gate=gate)
     exe = build(out_dir / "build" / "model", target, out_dir / "build" / target,
                 opt=optimized if target != "host" else None)
     x, win_info = load_windows(export_dir, manifest, tflite, windows, seed)
@@ -135,7 +145,7 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         raise EdgePPGError("no input windows to run")
     golden = tflm_outputs(tflite, x, len(gen.output_bytes))
 
-    mismatches, first_bad = 0, None
+    mismatches, first_bad, gate_disagree, hr_invalid = 0, None, 0, 0
     with Harness(harness_argv(target, exe), timeout=timeout) as h:
         prof = h.profile()
         tpi = _ticks_per_instruction(h) if target in QEMU_MACHINE else None
@@ -147,6 +157,10 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
             h.load(w)
             _, outs = h.infer(1, 0)
             bad = [j for j, (a, b) in enumerate(zip(outs, ref)) if not np.array_equal(a, b)]
+            if gate is not None:
+                py_valid = int(np.argmax(ref[gate[0]])) != gate[1]  # the Python gate on TFLM's own outputs
+                hr_invalid += not py_valid
+                gate_disagree += h.last_gate is None or h.last_gate[1] != py_valid
             if bad:
                 mismatches += 1
                 if first_bad is None:
@@ -184,6 +198,10 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         "port": prof.get("profile", {}),
         "windows": win_info,
         "mismatched_windows": mismatches,
+        "quality_gate": None if gate is None else {
+            "rhythm_output": gate[0], "noise_class": gate[1], "hr_invalid_windows": hr_invalid,
+            "agrees_with_python": gate_disagree == 0,
+            "rule": "HR reported only when argmax(rhythm) != noise (edgeppg.quality, firmware m-gate line)"},
         "first_mismatch": first_bad,
         "timing": {"raw": timing, "repeat": again, "unit": timing["unit"], "identical_across_runs": repeat_ok},
         "per_layer": [dict(l, instructions=round(l["ticks"] / tpi) if tpi else None) for l in per_layer],

@@ -109,6 +109,14 @@ static void print_outputs(void)
         out("]");
     }
     out("\r\n");
+#ifdef EPPG_GATE_OUTPUT
+    /* quality gate: a window the model calls noise gets no HR (argmax on int8 = argmax on dequantized) */
+    const int8_t *r = eppg_output(&eppg_model, EPPG_GATE_OUTPUT);
+    uint32_t best = 0;
+    for (uint32_t j = 1; j < eppg_model.output_bytes[EPPG_GATE_OUTPUT]; j++)
+        if (r[j] > r[best]) best = j;
+    out("m-gate-[class=%u hr_valid=%u]\r\n", best, (uint32_t)(best != EPPG_GATE_NOISE_CLASS));
+#endif
 }
 
 /* ---- commands ---- */
