@@ -38,3 +38,10 @@ def test_tampered_truncated_pickle_and_wrong_arch_refused(tmp_path):
     p.write_bytes(blob)
     with pytest.raises(EdgePPGError, match="expected 'resnet1d'"):
         load_checkpoint(p, expect_arch="resnet1d")
+
+
+def test_same_weights_give_byte_identical_files(tmp_path):
+    m = _model()
+    a = save_checkpoint(tmp_path / "a.safetensors", m).read_bytes()
+    for i in range(5):  # metadata order used to vary between writes
+        assert save_checkpoint(tmp_path / f"b{i}.safetensors", m).read_bytes() == a

@@ -59,7 +59,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, train_config: Any = N
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     if half:  # release files: fp16 floats keep the repo small; loading casts back to fp32
         state = {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
-    blob = st_save(state, metadata={"schema": SCHEMA, "arch": arch})
+    # one metadata key: safetensors writes several keys in hash order, which made file bytes vary run to run
+    blob = st_save(state, metadata={"edgeppg": json.dumps({"arch": arch, "schema": SCHEMA}, sort_keys=True)})
     meta = {
         "schema": SCHEMA, "arch": arch, "model_config": cfg, "weights_sha256": sha256_bytes(blob),
         "weights_file": path.name, "weights_dtype": "float16" if half else "float32",
