@@ -3,8 +3,8 @@
     .venv/bin/python tools/make_pretrained.py            # ~5-10 min on 2 cores
     .venv/bin/python tools/make_pretrained.py --work runs/make_pretrained --epochs 12
 
-Seeded end to end (a rerun gives bit-identical tensors; the file bytes can still differ because safetensors
-writes the metadata map in hash order): the synthetic ECG corpus (its own seed, disjoint from the default PPG corpus seed so the
+Seeded end to end (a rerun with the same thread count gives bit-identical tensors and, since checkpoints
+write a single metadata key, identical file bytes): the synthetic ECG corpus (its own seed, disjoint from the default PPG corpus seed so the
 fine-tuning test set was never seen in pretraining), the split, the init and the batch order. The release file
 is fp16 (half the bytes; loading casts back to fp32). The card records data, task, epochs, metrics and sha256.
 """

@@ -1,6 +1,6 @@
 """A stand-in int8 .tflite built from a StudentSpec, for tests and demos before `edgeppg export` exists.
 
-Same route as the exporter (DESIGN §5): a Keras twin with explicit ZeroPadding1D + valid convs, converted
+Same route as the exporter (DESIGN §5), through its own code: `keras_twin(spec)` + `convert_int8` + slimming,
 full-integer with int8 input and output. Weights are random but seeded, BN-free (as if folded).
 """
 
@@ -16,34 +16,24 @@ from edgeppg.models.student import StudentSpec, student_spec
 
 
 def build_keras(spec: StudentSpec, seed: int = 0):
+    """The exporter's own Keras twin of `spec` with seeded random weights and biases (as if BN were folded).
+
+    Using `edgeppg.export.keras_twin` keeps stand-ins on exactly the graph shape that `edgeppg export` ships.
+    """
     import tensorflow as tf
 
+    from edgeppg.export.keras_twin import keras_twin
+
     tf.keras.utils.set_random_seed(seed)
-    L = tf.keras.layers
-    init = tf.keras.initializers.HeNormal(seed=seed)
-    binit = tf.keras.initializers.RandomUniform(-0.1, 0.1, seed=seed + 1)
-    x_in = tf.keras.Input((spec.samples, spec.in_channels), name="ppg")
-    x = x_in
-
-    def act(name):
-        return L.ReLU(6.0) if name == "relu6" else L.ReLU()
-
-    for b in spec.blocks:
-        skip = x
-        if b.kind == "conv":
-            y = L.ZeroPadding1D(b.pad)(x) if b.pad else x
-            y = L.Conv1D(b.out_ch, b.kernel, b.stride, "valid", kernel_initializer=init, bias_initializer=binit)(y)
-        else:
-            y = L.ZeroPadding1D(b.pad)(x) if b.pad else x
-            y = L.DepthwiseConv1D(b.kernel, b.stride, "valid", depthwise_initializer=init, bias_initializer=binit)(y)
-            y = act(b.act)(y)
-            y = L.Conv1D(b.out_ch, 1, kernel_initializer=init, bias_initializer=binit)(y)
-        if b.residual:
-            y = L.Add()([y, skip])
-        x = act(b.act)(y)
-    f = L.GlobalAveragePooling1D()(x)
-    outs = [L.Dense(h.n_out, name=h.name, bias_initializer=binit)(f) for h in spec.heads]
-    return tf.keras.Model(x_in, outs)
+    model = keras_twin(spec)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        w = layer.get_weights()
+        if len(w) == 2:  # kernel + bias: He-scaled kernel, small random bias so bias paths are exercised
+            fan_in = int(np.prod(w[0].shape[:-1])) if w[0].ndim > 1 else 1
+            kernel = rng.normal(0.0, np.sqrt(2.0 / max(fan_in, 1)), w[0].shape).astype(np.float32)
+            layer.set_weights([kernel, rng.uniform(-0.1, 0.1, w[1].shape).astype(np.float32)])
+    return model
 
 
 def synthetic_windows(n: int, samples: int = 512, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -58,15 +48,11 @@ def synthetic_windows(n: int, samples: int = 512, channels: int = 1, seed: int =
 
 
 def convert_int8(model, calib: np.ndarray) -> bytes:
-    import tensorflow as tf
+    """Exactly the exporter's route: int8 conversion, then the same flatbuffer slimming."""
+    from edgeppg.export.slim import slim_tflite
+    from edgeppg.export.tflite import convert_int8 as export_convert
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
+    return slim_tflite(export_convert(model, calib))[0]
 
 
 def make_test_export(out_dir: str | os.PathLike, preset: str = "s12k", seed: int = 0, n_calib: int = 32,

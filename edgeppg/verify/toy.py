@@ -1,8 +1,8 @@
 """A small, complete export folder with random seeded weights, for verify/check tests and demos.
 
 It has every file `edgeppg export` writes that verify reads (int8 .tflite with int8 I/O, int8 ONNX,
-heldout.npz, parity.json, manifest.json with real sha256s) and the student's op kinds (ZeroPadding1D +
-valid strided Conv1D, DepthwiseConv1D, ReLU, residual Add, GlobalAveragePooling1D, three Dense heads).
+heldout.npz, parity.json, manifest.json with real sha256s) and the exporter's own graph (`keras_twin(spec)` converted
+and slimmed exactly as `edgeppg export` does, via edgeppg.bench.testmodel).
 Its accuracy is meaningless (untrained); its sizes, arena and latencies are real measurements.
 """
 
@@ -34,41 +34,6 @@ def toy_windows(n: int, seed: int, samples: int = 512, fs_hz: float = 64.0) -> W
     return Windows(x=x[:, None, :].astype(np.float32), fs_hz=fs_hz, rhythm=rhythm, hr_bpm=hr, hr_valid=np.ones(n, bool),
                    rr_bpm=rr, beat_idx=np.concatenate(beats), beat_ptr=ptr, window_id=np.arange(n),
                    record_id=np.arange(n) // 4, modality="ppg", normalised=True)
-
-
-def _keras(spec: StudentSpec, seed: int):
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(seed)
-    L = tf.keras.layers
-    init = tf.keras.initializers.HeNormal(seed=seed)
-    x_in = tf.keras.Input((spec.samples, spec.in_channels), name="ppg")
-    x = x_in
-    for b in spec.blocks:
-        y = L.ZeroPadding1D(b.pad)(x) if b.pad else x  # explicit pad + valid: Keras "same" differs from PyTorch
-        if b.kind == "conv":
-            y = L.Conv1D(b.out_ch, b.kernel, b.stride, "valid", kernel_initializer=init, bias_initializer="zeros")(y)
-        else:
-            y = L.DepthwiseConv1D(b.kernel, b.stride, "valid", depthwise_initializer=init)(y)
-            y = L.ReLU()(y)
-            y = L.Conv1D(b.out_ch, 1, kernel_initializer=init)(y)
-        if b.residual:
-            y = L.Add()([y, x])
-        x = L.ReLU()(y)
-    f = L.GlobalAveragePooling1D()(x)
-    return tf.keras.Model(x_in, {h.name: L.Dense(h.n_out, name=h.name)(f) for h in spec.heads})
-
-
-def _tflite(model, calib: np.ndarray) -> bytes:
-    import tensorflow as tf
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([calib[i:i + 1]] for i in range(len(calib)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
 
 
 def _onnx_int8(spec: StudentSpec, out: Path, calib_nct: np.ndarray, seed: int) -> None:
@@ -114,8 +79,10 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     spec = student_spec(preset)
     calib = toy_windows(n_calib, seed + 1).x
     held = toy_windows(n_heldout, seed + 2)
-    km = _keras(spec, seed)
-    tfl = _tflite(km, calib.transpose(0, 2, 1))
+    from edgeppg.bench.testmodel import build_keras, convert_int8
+
+    km = build_keras(spec, seed)
+    tfl = convert_int8(km, calib.transpose(0, 2, 1))
     atomic_write_bytes(out / "student_int8.tflite", tfl)
     save_windows(out / "heldout.npz", held)
     if onnx:
@@ -125,9 +92,10 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     it.allocate_tensors()
     ind = it.get_input_details()[0]
     outs = it.get_output_details()
-    sig = it.get_signature_runner().get_output_details()  # head name -> tensor details: recover output order
-    pos = {d["index"]: i for i, d in enumerate(outs)}
-    order = {name: pos[d["index"]] for name, d in sig.items()}
+    from edgeppg.export.tflite import io_spec
+
+    _in_q, head_q = io_spec(tfl, spec)  # the exporter's own head -> output-position mapping
+    order = {q.name: q.index for q in head_q}
     qp = lambda d: (float(d["quantization_parameters"]["scales"][0]), int(d["quantization_parameters"]["zero_points"][0]))  # noqa: E731
 
     outputs = []
@@ -144,7 +112,9 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     from edgeppg.verify.runtimes import quantize
 
     x_nwc = held.x.transpose(0, 2, 1)
-    raw = km.predict(x_nwc, verbose=0)
+    from edgeppg.export.keras_twin import keras_predict
+
+    raw = keras_predict(km, held.x, spec)
     fp32 = task_metrics({h.name: h.decode(np.asarray(raw[h.name])) for h in DEFAULT_HEADS}, held)
     s_in, z_in = qp(ind)
     q = quantize(x_nwc, s_in, z_in)
