@@ -234,69 +234,118 @@ static void conv_opt(const eppg_conv_t *p, const int8_t *in, int8_t *out)
     }
 }
 
-/* One depthwise channel with its taps in registers; K is a compile-time constant after inlining. */
-static inline __attribute__((always_inline)) void dw_channel(const int8_t *x, int8_t *o, const int8_t *wc,
-                                                             int32_t C, int32_t step, int32_t T, int32_t bias,
-                                                             int32_t mult, int32_t shift, int32_t fast,
-                                                             int32_t off, int32_t lo, int32_t hi, const int32_t K)
+/* Depthwise: 4 channels at a time are transposed into scratch rows of int16, one row per channel, time
+ * contiguous, with the implicit padding written as the input zero point (with the offset folded into the
+ * bias, a zero-point input contributes exactly nothing, as a skipped tap does in TFLM). Each output is then
+ * ceil(K/2) word loads + SMLADs against (w[j], w[j+1]) tap pairs held in registers. */
+static inline void st32(void *p, uint32_t v)
 {
-    int32_t wk[8];
-#pragma GCC unroll 8
-    for (int32_t j = 0; j < K; j++) wk[j] = wc[j * C];
-    if (fast) { /* bias arrives doubled; double the taps once, fold off into rnd (see rq_fast) */
-        const int32_t rs = -shift, rnd = (1 << (rs - 1)) + (int32_t)((uint32_t)off << rs);
-        const int sat = lo <= -128 && hi >= 127;
-#pragma GCC unroll 8
-        for (int32_t j = 0; j < K; j++) wk[j] *= 2;
-        if (sat) {
-            for (int32_t t = 0; t < T; t++, o += C, x += step) {
-                int32_t acc = bias;
-#pragma GCC unroll 8
-                for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
-                *o = (int8_t)sat8(rq_fast(acc, mult, rs, rnd));
-            }
+    memcpy(p, &v, 4);
+}
+
+static void dw_fill_rows(const int8_t *in, int16_t *s, int32_t RS, int32_t n, int32_t C, int32_t PL,
+                         int32_t ncopy, int32_t R, int16_t zp)
+{
+    for (int32_t r = 0; r < n; r++) {
+        int16_t *row = s + r * RS;
+        for (int32_t t = 0; t < PL; t++) row[t] = zp;
+        for (int32_t t = PL + ncopy; t < R; t++) row[t] = zp;
+    }
+    int32_t t = 0;
+    if (n == 4) { /* two times x four channels per step: 2 LDR, 4 SXTB16, 4 PKH, 4 STR */
+        int16_t *r0 = s + PL, *r1 = r0 + RS, *r2 = r1 + RS, *r3 = r2 + RS;
+        const int8_t *x = in;
+        for (; t + 1 < ncopy; t += 2, x += 2 * C) {
+            const uint32_t a = ld32(x), b = ld32(x + C);
+            const uint32_t a02 = SXTB16(a), b02 = SXTB16(b), a13 = SXTB16_ROR8(a), b13 = SXTB16_ROR8(b);
+            st32(r0 + t, (a02 & 0xffffu) | (b02 << 16));
+            st32(r2 + t, (b02 & 0xffff0000u) | (a02 >> 16));
+            st32(r1 + t, (a13 & 0xffffu) | (b13 << 16));
+            st32(r3 + t, (b13 & 0xffff0000u) | (a13 >> 16));
+        }
+    }
+    for (; t < ncopy; t++)
+        for (int32_t r = 0; r < n; r++) s[r * RS + PL + t] = in[t * C + r];
+}
+
+/* CL: clamp below at lo (ReLU); CH: clamp above at hi (ReLU6); SSAT always bounds to int8. Not inlined into
+ * its caller: its own function gets the registers (taps, requant constants) without spilling. */
+static inline __attribute__((always_inline)) void dw_row_fast(const int16_t *x, int8_t *o, const uint32_t *wc,
+                                                              int32_t C, int32_t S, int32_t T, int32_t bias,
+                                                              const int32_t *rqp, int32_t lo, int32_t hi,
+                                                              const int NP, const int CL, const int CH)
+{
+    uint32_t w[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < NP; j++) w[j] = wc[j];
+    const int32_t m = rqp[0], rs = rqp[1], rnd = rqp[2];
+    const int8_t *const oend = o + T * C;
+    for (; o != oend; x += S, o += C) {
+        int32_t acc = bias;
+#pragma GCC unroll 4
+        for (int j = 0; j < NP; j++) acc = SMLAD(ld32(x + 2 * j), w[j], acc);
+        int32_t v = sat8(rq_fast(acc, m, rs, rnd));
+        if (CL) v = v < lo ? lo : v;
+        if (CH) v = v > hi ? hi : v;
+        *o = (int8_t)v;
+    }
+}
+
+#define DW_ROW_FN(NP, CL, CH)                                                                            \
+    static __attribute__((noinline)) void dw_row_##NP##CL##CH(const int16_t *x, int8_t *o,                \
+                                                               const uint32_t *wc, int32_t C, int32_t S,  \
+                                                               int32_t T, int32_t bias,                   \
+                                                               const int32_t *rqp, int32_t lo, int32_t hi) \
+    {                                                                                                    \
+        dw_row_fast(x, o, wc, C, S, T, bias, rqp, lo, hi, NP, CL, CH);                                   \
+    }
+DW_ROW_FN(1, 0, 0) DW_ROW_FN(2, 0, 0) DW_ROW_FN(3, 0, 0) DW_ROW_FN(4, 0, 0)
+DW_ROW_FN(1, 1, 0) DW_ROW_FN(2, 1, 0) DW_ROW_FN(3, 1, 0) DW_ROW_FN(4, 1, 0)
+DW_ROW_FN(1, 1, 1) DW_ROW_FN(2, 1, 1) DW_ROW_FN(3, 1, 1) DW_ROW_FN(4, 1, 1)
+
+#define DW_NP_CASES(CL, CH)                                                                              \
+    switch (NP) {                                                                                        \
+    case 1: dw_row_1##CL##CH(x, o, wc, C, S, T, bias, rqp, lo, hi); break;                               \
+    case 2: dw_row_2##CL##CH(x, o, wc, C, S, T, bias, rqp, lo, hi); break;                               \
+    case 3: dw_row_3##CL##CH(x, o, wc, C, S, T, bias, rqp, lo, hi); break;                               \
+    default: dw_row_4##CL##CH(x, o, wc, C, S, T, bias, rqp, lo, hi); break;                              \
+    }
+
+static void dw_row(const int16_t *x, int8_t *o, const uint32_t *wc, int32_t C, int32_t S, int32_t T,
+                   int32_t bias, int32_t NP, int32_t fast, const int32_t *rqp, int32_t mult, int32_t shift,
+                   int32_t off, int32_t lo, int32_t hi)
+{
+    if (fast && NP <= 4) {
+        if (hi >= 127) {
+            if (lo <= -128) DW_NP_CASES(0, 0) else DW_NP_CASES(1, 0)
         } else {
-            for (int32_t t = 0; t < T; t++, o += C, x += step) {
-                int32_t acc = bias;
-#pragma GCC unroll 8
-                for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
-                *o = (int8_t)clamp32(rq_fast(acc, mult, rs, rnd), lo, hi);
-            }
+            DW_NP_CASES(1, 1)
         }
-    } else {
-        const rq_t r = rq_make(mult, shift);
-        for (int32_t t = 0; t < T; t++) {
-            int32_t acc = bias;
-#pragma GCC unroll 8
-            for (int32_t j = 0; j < K; j++) acc += x[j * C] * wk[j];
-            *o = rq_store(acc, r, off, lo, hi);
-            o += C;
-            x += step;
-        }
+        return;
+    }
+    for (int32_t t = 0; t < T; t++, x += S, o += C) {
+        int32_t acc = bias;
+        for (int32_t j = 0; j < NP; j++) acc = SMLAD(ld32(x + 2 * j), wc[j], acc);
+        *o = fast ? (int8_t)clamp32(rq_fast(acc, rqp[0], rqp[1], rqp[2]), lo, hi)
+                  : rq_store(acc, rq_make(mult, shift), off, lo, hi);
     }
 }
 
 static void dw_opt(const eppg_dw_t *p, const int8_t *in, int8_t *out)
 {
-    const int32_t C = p->out_ch, step = (int32_t)p->stride * C, T = p->out_len, K = p->kernel;
+    const int32_t C = p->out_ch, S = p->stride, T = p->out_len, K = p->kernel, L = p->in_len, PL = p->pad_left;
+    const int32_t NP = (K + 1) >> 1, RS = 2 * p->row_words, R = (T - 1) * S + 2 * NP;
+    int32_t ncopy = L < R - PL ? L : R - PL; /* inputs past the last window are never read */
+    if (ncopy < 0) ncopy = 0;
     const int32_t off = p->out_offset, lo = p->act_min, hi = p->act_max, fast = p->fast_rq;
-    const int8_t *const w = p->w;
-    const int32_t *const bf = p->bias_fold, *const mult = p->mult, *const shift = p->shift;
-    for (int32_t c = 0; c < C; c++) {
-        switch (K) { /* specialised so the taps stay in registers */
-        case 3: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 3); break;
-        case 5: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 5); break;
-        case 7: dw_channel(in + c, out + c, w + c, C, step, T, bf[c], mult[c], shift[c], fast, off, lo, hi, 7); break;
-        default: {
-            const rq_t r = rq_make(mult[c], shift[c]);
-            for (int32_t t = 0; t < T; t++) {
-                int32_t acc = bf[c];
-                const int8_t *x = in + t * step + c;
-                for (int32_t j = 0; j < K; j++) acc += x[j * C] * w[j * C + c];
-                out[t * C + c] = rq_store(acc, r, off, lo, hi);
-            }
-        }
-        }
+    const int16_t zp = (int16_t)-p->in_offset;
+    int16_t *const s = (int16_t *)(void *)p->scratch;
+    for (int32_t c = 0; c < C; c += 4) {
+        const int32_t n = C - c < 4 ? C - c : 4;
+        dw_fill_rows(in + c, s, RS, n, C, PL, ncopy, R, zp);
+        for (int32_t r = 0; r < n; r++)
+            dw_row(s + r * RS, out + c + r, p->w16 + (c + r) * NP, C, S, T, p->bias_fold[c + r], NP, fast,
+                   fast ? p->rqp + 3 * (c + r) : 0, p->mult[c + r], p->shift[c + r], off, lo, hi);
     }
 }
 
@@ -349,7 +398,7 @@ void eppg_conv(const eppg_conv_t *p, const int8_t *in, int8_t *out)
 void eppg_dw(const eppg_dw_t *p, const int8_t *in, int8_t *out)
 {
 #if EPPG_OPT
-    if (p->bias_fold && p->depth_mult == 1) {
+    if (p->bias_fold && p->w16) {
         dw_opt(p, in, out);
         return;
     }

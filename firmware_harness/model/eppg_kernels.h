@@ -46,8 +46,13 @@ typedef struct {
     const int32_t *bias;
     const int32_t *mult;
     const int32_t *shift;
-    const int32_t *bias_fold;   /* optimized path (pad-free, depth_mult 1), else NULL; doubled if fast_rq */
+    /* optimized path (dilation 1, depth_mult 1; any padding), else NULL: */
+    const int32_t *bias_fold;   /* bias + in_offset * sum(w); doubled if fast_rq */
     int32_t fast_rq;
+    const uint32_t *w16;        /* per channel, ceil(K/2) words of int16 tap pairs (w[j], w[j+1]); doubled if fast_rq */
+    const int32_t *rqp;         /* per channel {mult, rs, rnd+(off<<rs)}, fast_rq only */
+    uint32_t *scratch;          /* 4 rows of row_words: 4 channels' padded inputs widened to int16, time-contiguous */
+    uint16_t row_words;         /* ((out_len-1)*stride + 2*ceil(K/2) + 1) / 2 */
 } eppg_dw_t;
 
 /* FULLY_CONNECTED: weights [out_n][in_n]; per_channel selects mult/shift[o] over mult/shift[0]. */
