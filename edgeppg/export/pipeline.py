@@ -233,10 +233,6 @@ def _write(folder: Path, name: str, b: Built, data: ExportData, parity: dict, ck
                  "tflite_slim": b.slim},
         allow_degradation=cfg.allow_degradation, failures=degradations)
     atomic_write_json(folder / "manifest.json", manifest)
-    umask = os.umask(0)
-    os.umask(umask)
-    for f in FILES:  # atomic writes create 0600 temp files; artifacts are meant to be shared
-        (folder / f).chmod(0o666 & ~umask)
     return manifest
 
 
