@@ -74,6 +74,23 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, dumps_json(obj))
 
 
+def read_json_doc(path: str | os.PathLike, schema: str, what: str, fix: str) -> dict:
+    """A JSON document edgeppg wrote (sidecar, manifest): exists, parses, has the expected schema, else one clear line."""
+    from edgeppg.errors import EdgePPGError
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgePPGError(f"{what} {path} not found; {fix}")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EdgePPGError(f"{what} {path} is not valid JSON ({exc}); {fix}") from None
+    got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
+    if got != schema:
+        raise EdgePPGError(f"{what} {path} has schema {got!r}, expected {schema!r}; {fix}")
+    return doc
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from edgeppg import __version__
 from edgeppg.errors import EdgePPGError
-from edgeppg.io import atomic_write_bytes, atomic_write_json, sha256_bytes, to_jsonable
+from edgeppg.io import atomic_write_bytes, atomic_write_json, read_json_doc, sha256_bytes, to_jsonable
 from edgeppg.models.registry import build_from_config, config_json
 
 SCHEMA = "edgeppg.checkpoint/1"
@@ -93,16 +93,8 @@ def _sniff(path: Path, head: bytes) -> None:
 
 def read_meta(path: str | Path) -> dict:
     path = Path(path)
-    side = sidecar_path(path)
-    if not side.is_file():
-        raise EdgePPGError(f"checkpoint sidecar {side} not found; a checkpoint is <name>.safetensors + <name>.json")
-    try:
-        meta = json.loads(side.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgePPGError(f"checkpoint sidecar {side} is not valid JSON ({exc}); the checkpoint is corrupt") from None
-    if meta.get("schema") != SCHEMA:
-        raise EdgePPGError(f"{side} has schema {meta.get('schema')!r}, expected {SCHEMA!r}")
-    return meta
+    return read_json_doc(sidecar_path(path), SCHEMA, "checkpoint sidecar",
+                         "a checkpoint is <name>.safetensors + its <name>.json sidecar; restore both or re-train")
 
 
 def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:

@@ -6,13 +6,12 @@ truncated or missing artifact stops the run with one line before any interpreter
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeppg.errors import EdgePPGError
-from edgeppg.io import sha256_file
+from edgeppg.io import read_json_doc, sha256_file
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "edgeppg.manifest/1"
@@ -49,13 +48,7 @@ def load_manifest(export_dir: str | Path) -> tuple[dict[str, Any], str]:
     path = export_dir / MANIFEST
     if not path.is_file():
         raise EdgePPGError(f"{export_dir} has no {MANIFEST}; it is not an export folder ({_REEXPORT})")
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgePPGError(f"{path} is not valid JSON ({exc}); {_REEXPORT}") from None
-    if not isinstance(manifest, dict) or manifest.get("schema") != MANIFEST_SCHEMA:
-        got = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
-        raise EdgePPGError(f"{path} has schema {got!r}, expected {MANIFEST_SCHEMA!r}; {_REEXPORT}")
+    manifest = read_json_doc(path, MANIFEST_SCHEMA, "export manifest", _REEXPORT)
     for key in ("model", "input", "outputs", "artifacts"):
         if key not in manifest:
             raise EdgePPGError(f"{path} lacks the {key!r} section; {_REEXPORT}")
