@@ -17,6 +17,7 @@ from edgeppg.bench.protocol import Harness
 from edgeppg.bench.reference import tflm_outputs
 from edgeppg.errors import CheckFailed, EdgePPGError
 from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.quant import quantize
 
 BENCH_TARGETS = ("host", "qemu-m4", "qemu-m33")
 HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
@@ -77,9 +78,7 @@ def _to_model_input(arr: np.ndarray, in_shape: tuple, scale: float, zp: int) -> 
         return np.ascontiguousarray(arr)
     if not scale:
         raise EdgePPGError("float held-out windows need the model input's int8 scale, which is missing")
-    v = arr.astype(np.float32) / np.float32(scale)  # TFLite quantize: float32, round half away from zero
-    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zp
-    return np.clip(q, -128, 127).astype(np.int8)
+    return quantize(arr, scale, zp)
 
 
 def load_windows(export_dir: Path, manifest: dict, tflite: Path, n: int, seed: int) -> tuple[np.ndarray, dict]:

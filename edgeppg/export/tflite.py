@@ -19,6 +19,8 @@ import numpy as np
 
 from edgeppg.errors import CheckFailed, EdgePPGError
 from edgeppg.models.student import StudentSpec
+from edgeppg.quant import dequantize as quant_dequantize
+from edgeppg.quant import quantize
 
 # Ops the firmware resolver must not need (TRANSPOSE/GATHER) or that mean float islands (QUANTIZE/DEQUANTIZE).
 FORBIDDEN_OPS = ("TRANSPOSE", "GATHER", "QUANTIZE", "DEQUANTIZE")
@@ -115,13 +117,11 @@ def io_spec(blob: bytes, spec: StudentSpec) -> tuple[TensorQ, list[TensorQ]]:
 
 def quantize_input(x_nct: np.ndarray, q: TensorQ) -> np.ndarray:
     """float (N, C, T) z-scored windows -> int8 (N, T, C), rounding half away from zero like TFLite's QUANTIZE."""
-    v = np.asarray(x_nct, np.float32).transpose(0, 2, 1) / np.float32(q.scale)
-    r = np.sign(v) * np.floor(np.abs(v) + 0.5)
-    return np.clip(r + q.zero_point, -128, 127).astype(np.int8)
+    return quantize(np.asarray(x_nct, np.float32).transpose(0, 2, 1), q.scale, q.zero_point)
 
 
 def dequantize(y: np.ndarray, q: TensorQ) -> np.ndarray:
-    return (y.astype(np.float32) - q.zero_point) * q.scale
+    return quant_dequantize(y, q.scale, q.zero_point)
 
 
 def run_litert(blob: bytes, xq: np.ndarray, out_q: list[TensorQ], reference: bool = False) -> dict[str, np.ndarray]:

@@ -14,17 +14,7 @@ from typing import Callable
 import numpy as np
 
 from edgeppg.errors import EdgePPGError
-
-
-def quantize(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """float -> int8 exactly as TFLite's QUANTIZE does (round half away from zero, then clamp)."""
-    v = np.asarray(x, np.float32) / np.float32(scale)  # float32 division, as the device does it
-    q = np.sign(v) * np.floor(np.abs(v) + np.float32(0.5)) + zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
-
-
-def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    return (q.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+from edgeppg.quant import dequantize, quantize  # noqa: F401 - re-exported for verify modules
 
 
 def nct_to_model(x: np.ndarray, shape: list[int]) -> np.ndarray:
