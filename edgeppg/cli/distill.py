@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.run import _config_options, _overrides
+from edgeppg.cli.options import config_options, config_overrides
 from edgeppg.errors import EdgePPGError
 
 
@@ -24,7 +24,7 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
 
 
 def distill_overrides(sets, student: str | None, seeds: str | None) -> dict:
-    over = _overrides(sets)
+    over = config_overrides(sets)
     d = over.setdefault("distill", {})
     if student is not None:
         d["student"] = student
@@ -35,7 +35,7 @@ def distill_overrides(sets, student: str | None, seeds: str | None) -> dict:
 
 
 @click.command()
-@_config_options
+@config_options
 @click.option("--teacher", required=True, help="Teacher checkpoint (.safetensors written by `edgeppg finetune`) or shipped name.")
 @click.option("--student", default=None, help="Student preset (s2k, s4k, s5k, s12k, s25k, s50k); default from the config.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,

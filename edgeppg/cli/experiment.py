@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.run import _config_options
+from edgeppg.cli.options import config_options
 
 
 @click.group()
@@ -15,7 +15,7 @@ def experiment():
 
 
 @experiment.command("distill")
-@_config_options
+@config_options
 @click.option("--teacher", required=True, help="Teacher checkpoint (.safetensors from `edgeppg finetune`) or shipped name.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Corpus directory; default: synthesise one from the config into OUT/data.")
@@ -43,7 +43,7 @@ def distill_sweep_cmd(preset, config_path, sets, teacher, data_dir, out, presets
 
 
 @experiment.command("transfer")
-@_config_options
+@config_options
 @click.option("--init", default=None, help="Pretrained checkpoint name or path (default: the config's finetune.init).")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Corpus directory; default: synthesise one from the config into OUT/data.")
@@ -57,7 +57,7 @@ def distill_sweep_cmd(preset, config_path, sets, teacher, data_dir, out, presets
               help="Fixed stratified validation subset per run (0 = the whole validation split).")
 def transfer_cmd(preset, config_path, sets, init, data_dir, out, budgets, seeds, epochs, strategy, threads, val_windows):
     """Pretrained vs scratch at several label budgets x seeds -> OUT/transfer.{json,md,png}."""
-    from edgeppg.cli.run import _overrides
+    from edgeppg.cli.options import config_overrides
     from edgeppg.config import load_config, merge
     from edgeppg.errors import EdgePPGError
     from edgeppg.experiments.transfer import transfer_experiment
@@ -69,7 +69,7 @@ def transfer_cmd(preset, config_path, sets, init, data_dir, out, budgets, seeds,
         o["finetune"]["fit"]["num_threads"] = threads
     if strategy is not None:
         o["finetune"]["strategy"] = strategy
-    cfg = load_config(preset, config_path, merge(_overrides(sets), o))
+    cfg = load_config(preset, config_path, merge(config_overrides(sets), o))
     try:
         b = [int(x) for x in budgets.split(",") if x.strip()]
         s = [int(x) for x in seeds.split(",") if x.strip()]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.run import _config_options, _overrides
+from edgeppg.cli.options import config_options, config_overrides
 
 
 @click.command()
@@ -21,7 +21,7 @@ from edgeppg.cli.run import _config_options, _overrides
 @click.option("--calib-windows", type=click.IntRange(min=1), default=None, help="Calibration windows from the train split.")
 @click.option("--calib-seed", type=click.IntRange(min=0), default=None, help="Seed choosing the calibration windows.")
 @click.option("--name", default=None, help="Model name for the manifest and the C symbols (default: the student preset).")
-@_config_options
+@config_options
 def export(student, out, data_dir, qat, allow_degradation, calib_windows, calib_seed, name, preset, config_path, sets):
     """Write student.onnx, student_int8.onnx, student_int8.tflite, model_data.c/.h, heldout.npz,
     parity.json and manifest.json to OUT.
@@ -34,7 +34,7 @@ def export(student, out, data_dir, qat, allow_degradation, calib_windows, calib_
 
     flags = {"qat": qat, "allow_degradation": allow_degradation, "calib_windows": calib_windows,
              "calib_seed": calib_seed, "name": name}
-    over = _overrides(sets)
+    over = config_overrides(sets)
     over.setdefault("export", {}).update({k: v for k, v in flags.items() if v is not None})
     cfg = load_config(preset, config_path, over).export
     res = export_student(student, out, cfg, data=data_dir, log=lambda m: click.echo(m, err=True))

@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 
 import click
 
-from edgeppg.config import PRESETS, load_config, to_dict
-from edgeppg.errors import EdgePPGError
-
-
-def _overrides(pairs: tuple[str, ...]) -> dict:
-    """--set a.b=VALUE (VALUE parsed as TOML, bare words as strings) -> nested dict."""
-    out: dict = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise EdgePPGError(f"--set expects KEY=VALUE (e.g. distill.fit.epochs=5), got {pair!r}")
-        key, raw = pair.split("=", 1)
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        node = out
-        *parents, leaf = key.strip().split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    return out
-
-
-def _config_options(f):
-    f = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one config key, e.g. distill.fit.epochs=5.")(f)
-    f = click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML file layered over the preset.")(f)
-    f = click.option("--preset", type=click.Choice(PRESETS), default="default", show_default=True, help="Built-in size preset.")(f)
-    return f
+from edgeppg.cli.options import config_options, config_overrides
+from edgeppg.config import load_config, to_dict
 
 
 @click.command()
-@_config_options
+@config_options
 @click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True, help="Run folder.")
 @click.option("--quiet", is_flag=True, help="Only the final summary line.")
 @click.option("--json-logs", is_flag=True, help="One JSON object per event on stdout (for CI).")
@@ -52,7 +25,7 @@ def run(preset, config_path, sets, out, quiet, json_logs):
     """
     from edgeppg.pipeline.run import run_pipeline
 
-    cfg = load_config(preset, config_path, _overrides(sets))
+    cfg = load_config(preset, config_path, config_overrides(sets))
     result = run_pipeline(cfg, out, quiet=quiet, json_logs=json_logs)
     if not result.passed:
         sys.exit(1)
@@ -64,11 +37,11 @@ def config():
 
 
 @config.command("show")
-@_config_options
+@config_options
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
 def show(preset, config_path, sets, fmt):
     """Print the resolved config (preset + file + --set, all defaults filled in)."""
-    cfg = load_config(preset, config_path, _overrides(sets))
+    cfg = load_config(preset, config_path, config_overrides(sets))
     if fmt == "json":
         from edgeppg.io import dumps_json
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.run import _config_options, _overrides
+from edgeppg.cli.options import config_options, config_overrides
 from edgeppg.config import load_config, merge
 
 
@@ -43,7 +43,7 @@ def _common(f):
     f = click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
                      help="Corpus folder from `edgeppg data synth` (default: synthesise one into OUT/data).")(f)
     f = click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder.")(f)
-    return _config_options(f)
+    return config_options(f)
 
 
 def _fit_overrides(o: dict, section: str, epochs, lr, batch_size, seed, threads, quiet) -> None:
@@ -79,7 +79,7 @@ def pretrain(out, data_dir, epochs, lr, batch_size, seed, threads, quiet, model,
     _set(o, "pretrain.loss_balance", loss_balance)
     if no_real:
         _set(o, "data.use_real", False)
-    cfg = load_config(preset, config_path, merge(_overrides(sets), o))
+    cfg = load_config(preset, config_path, merge(config_overrides(sets), o))
     try:
         run(cfg.pretrain, data_dir, out, data_cfg=cfg.data, log=(lambda m: None) if quiet else click.echo,
             progress=not quiet)
@@ -115,7 +115,7 @@ def finetune(out, data_dir, epochs, lr, batch_size, seed, threads, quiet, init, 
     _set(o, "finetune.label_seed", label_seed)
     _set(o, "finetune.freeze_stages", freeze_stages)
     _set(o, "finetune.lr_decay", lr_decay)
-    cfg = load_config(preset, config_path, merge(_overrides(sets), o))
+    cfg = load_config(preset, config_path, merge(config_overrides(sets), o))
     try:
         run(cfg.finetune, data_dir, out, data_cfg=cfg.data, log=(lambda m: None) if quiet else click.echo,
             progress=not quiet)

@@ -1,0 +1,37 @@
+"""Options every config-driven command shares: --preset, --config, --set KEY=VALUE (layered in that order)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import click
+
+from edgeppg.config import PRESETS
+from edgeppg.errors import EdgePPGError
+
+
+def config_overrides(pairs: tuple[str, ...]) -> dict:
+    """--set a.b=VALUE (VALUE parsed as TOML, bare words as strings) -> nested dict."""
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise EdgePPGError(f"--set expects KEY=VALUE (e.g. distill.fit.epochs=5), got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def config_options(f):
+    f = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override one config key, e.g. distill.fit.epochs=5.")(f)
+    f = click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML file layered over the preset.")(f)
+    f = click.option("--preset", type=click.Choice(PRESETS), default="default", show_default=True, help="Built-in size preset.")(f)
+    return f
