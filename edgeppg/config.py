@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from edgeppg.errors import EdgePPGError, unknown_name
+from edgeppg.names import check_model_name
 
 PRESETS = ("smoke", "default", "full")
 
@@ -244,6 +245,8 @@ def validate(obj, where: str = "") -> None:
                 bad(f.name, f"must be in [0, 1), got {v}")
     if isinstance(obj, DataConfig) and obj.val_frac + obj.test_frac >= 0.9:
         bad("val_frac + test_frac", "leave too little training data (must be < 0.9)")
+    if isinstance(obj, ExportConfig) and obj.name:
+        check_model_name(obj.name, f"config key {where + '.' if where else ''}name:")
     if isinstance(obj, FitConfig) and obj.schedule not in ("onecycle", "cosine", "constant"):
         raise unknown_name("schedule", obj.schedule, ("onecycle", "cosine", "constant"))
 

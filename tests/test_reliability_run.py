@@ -81,31 +81,47 @@ def _assert_consistent(run):
             json.loads(p.read_text())  # atomic writes: never a truncated JSON
 
 
-def test_sigkill_at_random_points_then_resume_gives_identical_artifacts(smoke_run, tmp_path):
-    import random
+# Kill points are events, not wall-clock draws, so every kill lands on every machine speed:
+# after a stage's record is written, inside training right after an epoch's resume state is saved,
+# and during the export's final folder swap (between its two renames).
+KILL_POINTS = ["stage-done:data", "epoch-saved@2", "stage-done:distill", "export-swap"]
+
+
+def _run_until_held(cmd, run, hold: str, hold_dir, timeout_s: float = 600.0) -> None:
+    import os
     import signal
     import time
 
+    env = dict(os.environ, EDGEPPG_HOLD_AT=hold, EDGEPPG_HOLD_DIR=str(hold_dir))
+    marker = hold_dir / (hold.split("@")[0].replace(":", "_") + ".held")
+    marker.unlink(missing_ok=True)
+    err = hold_dir / "stderr.txt"
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err.open("w"), env=env)
+    t0 = time.monotonic()
+    while not marker.exists():
+        if p.poll() is not None:
+            raise AssertionError(f"run ended (rc {p.returncode}) before reaching {hold}: {err.read_text()[-2000:]!r}")
+        if time.monotonic() - t0 > timeout_s:
+            p.kill()
+            raise AssertionError(f"run did not reach {hold} within {timeout_s} s")
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert p.returncode == -signal.SIGKILL
+
+
+def test_sigkill_at_events_then_resume_gives_identical_artifacts(smoke_run, tmp_path):
     ref, _ = smoke_run
     run = tmp_path / "run"
-    rng = random.Random(20261125)  # seeded kill points, so a failure can be replayed
     cmd = [sys.executable, "-m", "edgeppg", "run", "--preset", "smoke", "--out", str(run), "--quiet"]
-    kills = 0
-    for _ in range(4):
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            p.wait(timeout=rng.uniform(4.0, 25.0))
-        except subprocess.TimeoutExpired:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            kills += 1
+    for hold in KILL_POINTS:
+        _run_until_held(cmd, run, hold, tmp_path)
         _assert_consistent(run)
-        if p.returncode == 0:
-            break
-        time.sleep(0.1)
-    assert kills >= 1, "the run finished before any kill: the test proved nothing"
+        if hold == "export-swap":  # killed between the renames: the export folder is absent, never half-made
+            assert not (run / "export" / "manifest.json").exists()
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     _assert_consistent(run)
+    assert not list(run.glob(".export.*")), "a killed swap left hidden folders behind"
     for name in ARTIFACTS:
         assert (run / "export" / name).read_bytes() == (ref / "export" / name).read_bytes(), f"{name} differs after resume"

@@ -28,6 +28,8 @@ from edgeppg.export.fold import FoldedStudent, fold_student
 from edgeppg.export.manifest import artifact_entries, build_manifest
 from edgeppg.export.onnx_export import export_onnx_fp32, quantize_onnx_int8, run_onnx
 from edgeppg.export.slim import slim_tflite
+from edgeppg.faults import hold_point
+from edgeppg.names import check_model_name
 from edgeppg.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from edgeppg.metrics import decode_outputs, task_metrics
 
@@ -192,15 +194,38 @@ def gate(parity: dict, b: Built, cfg: ExportConfig) -> tuple[list[str], list[str
     return hard, soft
 
 
+def _old_slot(out: Path) -> Path:
+    return out.with_name(f".{out.name}.old")
+
+
 def _publish(staging: Path, out: Path) -> None:
-    """Swap the finished folder into place (an old export there is replaced whole)."""
+    """Swap the finished folder into place (an old export there is replaced whole).
+
+    Crash-safe with `_recover`: killed between the two renames, the old export waits in a fixed-name slot
+    and the next export puts it back (or drops it once a new one is in place)."""
     if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        old = _old_slot(out)
+        if old.exists():
+            shutil.rmtree(old)
         os.replace(out, old)
+        hold_point("export-swap")
         os.replace(staging, out)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)
+
+
+def _recover(out: Path) -> None:
+    """Undo what a killed export left beside `out`: restore the old folder if `out` is missing, drop stale staging."""
+    old = _old_slot(out)
+    if old.is_dir():
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, out)
+    for stale in out.parent.glob(f".{out.name}.*.tmp"):  # staging folders of killed exports (mkdtemp names)
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_out(out: Path) -> None:
@@ -244,10 +269,11 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     say = log or (lambda msg: None)
     t0 = time.perf_counter()
     out = Path(out_dir)
+    _recover(out)
     _check_out(out)
     ckpt = load_checkpoint(ckpt_path, expect_arch="student")
     model, spec = ckpt.model.eval(), ckpt.model.spec
-    name = cfg.name or spec.name
+    name = check_model_name(cfg.name or spec.name, "model name (--name / [export] name / the checkpoint's spec)")
     seed = cfg.calib_seed
     torch.manual_seed(seed)
     np.random.seed(seed)

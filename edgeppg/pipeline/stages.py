@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeppg.faults import hold_point
 from edgeppg.io import atomic_write_json, dumps_json, sha256_file
 
 STAGE_SCHEMA = "edgeppg.stage/1"
@@ -134,6 +135,7 @@ def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Ca
     outputs = _hash_outputs(stage_dir, stage.outputs(stage_dir) if stage.outputs else None)
     record = StageRecord(stage.name, stage_dir, cfg_sha, input_sha, outputs, metrics, round(seconds, 3))
     atomic_write_json(record_path, record.to_json())
+    hold_point(f"stage-done:{stage.name}")
     return record
 
 

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from edgeppg.config import FitConfig
 from edgeppg.errors import EdgePPGError
+from edgeppg.faults import hold_point
 from edgeppg.io import atomic_write_bytes, atomic_write_json, sha256_bytes, to_jsonable
 from edgeppg.train.data import batches, check_arrays, epoch_order, to_batch
 
@@ -372,6 +373,7 @@ def fit(model: nn.Module, objective: Objective, train: dict[str, np.ndarray], cf
         if rank == 0:
             atomic_write_json(run_dir / "history.json", to_jsonable(prog.history))
             _save_state(run_dir, model, best, opt, objective, prog, fingerprint)
+            hold_point("epoch-saved")
             if cfg.progress:
                 shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in entry.items()
                          if k in ("train_loss", cfg.monitor, "rhythm_macro_f1", "hr_mae_bpm", "windows_per_s")}
