@@ -75,6 +75,9 @@ class FinetuneConfig:
     loss_balance: str = "uncertainty"
     model: str = "resnet18"  # architecture when init = "scratch" (a checkpoint init keeps its own)
     width: int = 16
+    # model-input band-pass (Hz) before the per-window z-score, written into every checkpoint and export
+    # manifest (edgeppg/preprocess.py); () = z-score only. Real wrist PPG rides on wander many times the pulse.
+    bandpass_hz: tuple[float, ...] = (0.5, 4.0)
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=10))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeppg.preprocess import KIND_ZSCORE, Preprocessing, from_input_spec
+from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.config import DataConfig, ExportConfig
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError
@@ -32,14 +34,19 @@ def ids_sha256(w: Windows) -> str:
     return hashlib.sha256(np.asarray(w.window_id, dtype="<i8").tobytes()).hexdigest()
 
 
-def model_input(w: Windows, spec: StudentSpec) -> Windows:
-    """The device-repeatable input: resample to the model rate + per-window z-score (unless already done)."""
-    from edgeppg.data.signal import preprocess
-
+def model_input(w: Windows, spec: StudentSpec, pre: Preprocessing | None = None) -> Windows:
+    """The device-repeatable input (edgeppg/preprocess.py): the student's preprocessing, unless already applied."""
+    pre = pre or Preprocessing.from_json(None, fs_hz=spec.fs_hz, window_s=spec.samples / spec.fs_hz)
     if w.modality != "ppg":
         raise EdgePPGError(f"export calibrates on PPG windows, got {w.modality!r} windows; pass the PPG corpus")
-    if not (w.normalised and float(w.fs_hz) == float(spec.fs_hz)):
-        w = preprocess(w, spec.fs_hz)
+    if w.normalised:
+        done = w.meta.get("preprocessing")
+        if float(w.fs_hz) != float(spec.fs_hz) or (done or {"kind": KIND_ZSCORE}) != (
+                pre.to_json() if done else {"kind": pre.kind}):
+            raise EdgePPGError(f"windows were preprocessed differently from what student {spec.name} expects "
+                               f"({pre.kind} at {pre.fs_hz:g} Hz); pass raw windows or the corpus directory")
+    else:
+        w = apply_preprocessing(w, pre)
     if w.x.shape[1:] != (spec.in_channels, spec.samples):
         raise EdgePPGError(f"windows are {w.x.shape[1:]} (channels, samples) after preprocessing but student {spec.name} "
                            f"takes ({spec.in_channels}, {spec.samples}); use a corpus with {spec.samples / spec.fs_hz:g} s windows")
@@ -100,7 +107,10 @@ def export_data(data: Any, meta: dict, spec: StudentSpec, cfg: ExportConfig) -> 
     if len(train) == 0 or len(test) == 0:
         raise EdgePPGError(f"the split has {len(train)} train and {len(test)} test windows; export needs both "
                            f"(use a corpus with more records)")
-    train, test = model_input(train, spec), model_input(test, spec)
+    pre = from_input_spec(meta.get("input"))
+    if float(pre.fs_hz) != float(spec.fs_hz):
+        raise EdgePPGError(f"the checkpoint's preprocessing runs at {pre.fs_hz:g} Hz but the student takes {spec.fs_hz:g} Hz")
+    train, test = model_input(train, spec, pre), model_input(test, spec, pre)
     calib = _seeded_subset(train, cfg.calib_windows, cfg.calib_seed)
     heldout = _seeded_subset(test, cfg.heldout_windows, cfg.calib_seed + 1)
     return ExportData(calib=calib, heldout=heldout, train=train, source=source)

@@ -36,7 +36,8 @@ def artifact_entries(folder: Path, files: list[str]) -> dict[str, dict[str, Any]
 
 def build_manifest(*, name: str, spec: StudentSpec, ckpt_sha256: str, in_q: TensorQ, out_q: list[TensorQ],
                    artifacts: dict, calibration: dict, heldout: dict, data_source: dict, quantization: dict,
-                   runtime: dict, allow_degradation: bool, failures: list[str]) -> dict[str, Any]:
+                   runtime: dict, allow_degradation: bool, failures: list[str],
+                   preprocessing: dict | None = None) -> dict[str, Any]:
     outputs = []
     for h, q in zip(spec.heads, out_q):
         entry = h.manifest()
@@ -49,6 +50,9 @@ def build_manifest(*, name: str, spec: StudentSpec, ckpt_sha256: str, in_q: Tens
         "input": {"name": "ppg", "fs_hz": spec.fs_hz, "window_s": spec.samples / spec.fs_hz, "channels": spec.in_channels,
                   "shape": list(in_q.shape), "layout": "NWC",
                   "normalisation": {"kind": "zscore", "eps": ZSCORE_EPS, "ddof": 0, "per": "window and channel"},
+                  # every step from raw samples to the float input, exactly (edgeppg/preprocess.py)
+                  "preprocessing": preprocessing or {"kind": "zscore", "fs_hz": spec.fs_hz,
+                                                     "window_s": spec.samples / spec.fs_hz, "eps": ZSCORE_EPS},
                   "polarity": "pulse-up", "dtype": in_q.dtype, "scale": in_q.scale, "zero_point": in_q.zero_point,
                   "onnx_shape": ["batch", spec.in_channels, spec.samples]},
         "outputs": outputs,

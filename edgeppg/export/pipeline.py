@@ -29,6 +29,7 @@ from edgeppg.export.manifest import artifact_entries, build_manifest
 from edgeppg.export.onnx_export import export_onnx_fp32, quantize_onnx_int8, run_onnx
 from edgeppg.export.slim import slim_tflite
 from edgeppg.faults import hold_point
+from edgeppg.preprocess import from_input_spec
 from edgeppg.names import check_model_name
 from edgeppg.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from edgeppg.metrics import decode_outputs, task_metrics
@@ -248,6 +249,7 @@ def _write(folder: Path, name: str, b: Built, data: ExportData, parity: dict, ck
     atomic_write_json(folder / "parity.json", parity)
     manifest = build_manifest(
         name=name, spec=b.folded.spec, ckpt_sha256=ckpt.sha256, in_q=b.in_q, out_q=b.out_q,
+        preprocessing=from_input_spec(ckpt.meta.get("input")).to_json(),
         artifacts=artifact_entries(folder, [f for f in FILES if f != "manifest.json"]),
         calibration={"windows": len(data.calib), "seed": cfg.calib_seed, "ids_sha256": ids_sha256(data.calib),
                      "split": "train", "method": "minmax", "window_ids": data.calib.window_id.tolist()},

@@ -35,6 +35,8 @@ from edgeppg.config import DataConfig, DistillConfig
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError, unknown_name
 from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.preprocess import Preprocessing, from_input_spec
+from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.models.heads import HeadSpec, hr_bins_head
 from edgeppg.models.student import StudentSpec, build_student, student_spec
 from edgeppg.train.kd import DistillObjective, cached_teacher_outputs, model_heads
@@ -70,11 +72,19 @@ def synthesize_corpus(data_cfg: DataConfig, out_dir: Path) -> Path:
 
 
 def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: float, *, unlabelled: int = 0,
-              unlabelled_seed: int = 0) -> DistillData:
-    """Preprocessed PPG splits (+ optional teacher-only synthetic windows) from a corpus directory."""
+              unlabelled_seed: int = 0, pre: Preprocessing | None = None) -> DistillData:
+    """Preprocessed PPG splits (+ optional teacher-only synthetic windows) from a corpus directory.
+
+    `pre`: the teacher's input preprocessing (its sidecar), so teacher and student see the same windows."""
     from edgeppg.data.corpus import load_corpus
-    from edgeppg.data.signal import preprocess
     from edgeppg.data.synth import split_indices, synth_pairs
+
+    pre = pre or Preprocessing.from_json(None, fs_hz=fs_hz, window_s=data_cfg.window_s)
+    if float(pre.fs_hz) != float(fs_hz):  # check_input_spec then names the teacher/data rate mismatch
+        pre = pre.replace(fs_hz=float(fs_hz))
+
+    def preprocess(w, _fs):
+        return apply_preprocessing(w, pre)
 
     _, ppg, cinfo = load_corpus(data_dir)
     if len(ppg) == 0:
@@ -94,7 +104,7 @@ def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: floa
     sha = (cinfo.get("sha256") or {}).get("ppg.npz") or sha256_file(Path(data_dir) / "ppg.npz")
     info = {"corpus_dir": str(Path(data_dir).resolve()), "corpus_sha256": sha, "split_seed": int(split_seed),
             "val_frac": data_cfg.val_frac, "test_frac": data_cfg.test_frac, "fs_hz": float(fs_hz),
-            "window_s": float(ppg.window_s), "channels": ppg.channels, "preprocess": "resample + per-window zscore",
+            "window_s": float(ppg.window_s), "channels": ppg.channels, "preprocessing": pre.to_json(),
             "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(split["test"]),
             "test_window_ids_sha256": ids_sha256(test.window_id),
             "unlabelled": {"n": unlabelled, "seed": unlabelled_seed} if unlabelled else None}
@@ -258,7 +268,8 @@ def prepare(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
         log(f"synthesised {data_cfg.n_windows} windows (seed {data_cfg.seed}) into {data_dir}")
     data_dir = Path(data_dir)
     fs = float(data_cfg.fs_ppg_hz)  # the configured model input rate; a teacher at another rate is an error
-    data = load_data(data_dir, data_cfg, split_seed, fs, unlabelled=cfg.unlabelled, unlabelled_seed=cfg.unlabelled_seed)
+    data = load_data(data_dir, data_cfg, split_seed, fs, unlabelled=cfg.unlabelled, unlabelled_seed=cfg.unlabelled_seed,
+                     pre=from_input_spec(teacher.meta.get("input")))
     check_input_spec(tspec, data.train, Path(teacher_path))
     if tdata.get("corpus_sha256") and tdata["corpus_sha256"] != data.info["corpus_sha256"]:
         data.info["teacher_corpus_differs"] = True  # noted in metrics: the teacher's test set is not this one
@@ -344,7 +355,8 @@ def distill(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
     student_path = save_checkpoint(
         out / "student.safetensors", best.model, train_config=dataclasses.asdict(cfg), metrics=best.test,
         parent_sha256=prep.teacher.sha256,
-        input_spec={"fs_hz": data_info["fs_hz"], "window_s": data_info["window_s"], "channels": data_info["channels"]},
+        input_spec={"fs_hz": data_info["fs_hz"], "window_s": data_info["window_s"], "channels": data_info["channels"],
+                    "preprocessing": data_info["preprocessing"]},
         extra={"data": data_info, "teacher": {"path": str(Path(prep.teacher.path).resolve()), "sha256": prep.teacher.sha256,
                                               "arch": prep.teacher.arch, "params": metrics["teacher_params"],
                                               "test": prep.teacher_test},

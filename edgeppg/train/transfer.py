@@ -39,6 +39,8 @@ from torch import nn
 
 from edgeppg.config import DataConfig, FinetuneConfig, PretrainConfig, to_dict
 from edgeppg.data.signal import ZSCORE_EPS, preprocess
+from edgeppg.preprocess import Preprocessing
+from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError, unknown_name
 from edgeppg.io import atomic_write_json, sha256_file
@@ -92,13 +94,15 @@ def ensure_corpus(data_dir: str | Path | None, data_cfg: DataConfig, out: Path, 
     return d
 
 
-def load_splits(data_dir: Path, data_cfg: DataConfig, modality: str, fs_hz: float) -> Splits:
-    """One modality of a corpus, preprocessed to fs_hz (resample + per-window z-score), split by record."""
+def load_splits(data_dir: Path, data_cfg: DataConfig, modality: str, fs_hz: float,
+                pre: Preprocessing | None = None) -> Splits:
+    """One modality of a corpus, preprocessed to fs_hz (resample + `pre`, default per-window z-score), split by record."""
     from edgeppg.data.corpus import load_corpus
     from edgeppg.data.synth import split_indices
 
     ecg, ppg, cinfo = load_corpus(data_dir)
-    w = preprocess(ecg if modality == "ecg" else ppg, fs_hz)
+    raw = ecg if modality == "ecg" else ppg
+    w = apply_preprocessing(raw, pre) if pre is not None else preprocess(raw, fs_hz)
     split = split_indices(w, data_cfg.val_frac, data_cfg.test_frac, data_cfg.seed)
     for part, idx in split.items():
         if len(idx) == 0:
@@ -109,13 +113,16 @@ def load_splits(data_dir: Path, data_cfg: DataConfig, modality: str, fs_hz: floa
             "corpus_sha256": (cinfo.get("sha256") or {}).get(fname) or sha256_file(Path(data_dir) / fname),
             "split_seed": data_cfg.seed, "val_frac": data_cfg.val_frac, "test_frac": data_cfg.test_frac,
             "fs_hz": float(fs_hz), "window_s": float(w.window_s), "channels": w.channels,
-            "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(split["test"])}
+            "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(split["test"]),
+            "preprocessing": (pre or Preprocessing.from_json(None, fs_hz=fs_hz, window_s=w.window_s)).to_json()}
     return Splits(w.subset(split["train"]), w.subset(split["val"]), w.subset(split["test"]), info)
 
 
-def input_spec(cfg: ResNet1dConfig, modality: str) -> dict:
+def input_spec(cfg: ResNet1dConfig, modality: str, preprocessing: dict | None = None) -> dict:
     spec = {"fs_hz": cfg.fs_hz, "window_s": cfg.samples / cfg.fs_hz, "samples": cfg.samples,
             "channels": cfg.in_channels, "normalisation": dict(NORMALISATION), "modality": modality}
+    if preprocessing:
+        spec["preprocessing"] = preprocessing  # Preprocessing.to_json() of what the model was trained on
     if modality == "ppg":
         spec["polarity"] = "pulse-up"
     return spec
@@ -265,8 +272,9 @@ def finetune(cfg: FinetuneConfig, data_dir: str | Path | None, out: str | Path, 
                            f"use --strategy scratch or --init ecg-resnet18")
 
     fs = backbone.cfg.fs_hz
+    pre = Preprocessing(fs_hz=fs, window_s=backbone.cfg.samples / fs, bandpass_hz=tuple(cfg.bandpass_hz) or None)
     if splits is None:
-        splits = load_splits(ensure_corpus(data_dir, data_cfg, out, log), data_cfg, "ppg", fs)
+        splits = load_splits(ensure_corpus(data_dir, data_cfg, out, log), data_cfg, "ppg", fs, pre)
     elif not math.isclose(splits.train.fs_hz, fs):
         raise EdgePPGError(f"prepared splits are at {splits.train.fs_hz} Hz but the backbone expects {fs} Hz")
     backbone = adapt_channels(backbone, splits.train.channels)
@@ -287,7 +295,7 @@ def finetune(cfg: FinetuneConfig, data_dir: str | Path | None, out: str | Path, 
         test_metrics.update(evaluate_windows(m, heads, splits.test))
         return save_checkpoint(out / "teacher.safetensors", m, train_config=to_dict(cfg), metrics=_pick(test_metrics),
                                parent_sha256=source["sha256"] if source and pretrained else None,
-                               input_spec=input_spec(m.cfg, "ppg"),
+                               input_spec=input_spec(m.cfg, "ppg", splits.info.get("preprocessing")),
                                extra={"data": data_info, "strategy": cfg.strategy,
                                       "init": {"name": init, "sha256": source["sha256"] if source else None},
                                       "best_epoch": info["best_epoch"]})
