@@ -13,6 +13,11 @@ Classes (index = label, `RHYTHM_LABELS`):
           over the whole window or a >= 3.5 s stretch of it, on any of the four rhythms; hr_valid is False
           (hr_bpm/beats still describe the hidden rhythm). Clean classes carry light motion and, 10 % of
           the time, a brief (<= 1.5 s) artefact.
+PPG sensor domain (generator /2, per record: `_sensor_params`, per window: `_sensor_domain`): baseline
+wander and drift up to 12x the pulse, low-perfusion hiss, a 20-50 Hz sensor rate with its anti-alias
+filter (resampled back to fs_ppg as the host would), 8-16 bit ADC steps, mild clipping, raw-intensity
+polarity (pulses down) and a large DC level. All of it stays readable and keeps its rhythm label; only
+saturation on `noise` windows adds to what makes them unreadable.
 Sinus windows carry respiratory sinus arrhythmia (1-8 %) and, with probability 0.25, one or two premature
 (atrial or ventricular) beats, so "irregular" is not a free give-away for AF. The 1 BPM gaps around 60
 and 100 make the HR classes hard near the boundary yet labelable: each sinus label is computed from the
@@ -47,7 +52,7 @@ import numpy as np
 from edgeppg.data.windows import RHYTHM_LABELS, Windows
 from edgeppg.errors import EdgePPGError
 
-GENERATOR = "edgeppg.synth/1"
+GENERATOR = "edgeppg.synth/2"  # /2: PPG sensor-domain randomisation (_sensor_domain)
 NORMAL, BRADY, TACHY, AF, NOISE = range(5)
 # Drawn HR ranges (BPM) per class; sinus labels then follow the measured HR with the 60/100 thresholds.
 HR_RANGES: dict[int, tuple[float, float]] = {NORMAL: (61.0, 99.0), BRADY: (40.0, 59.0), TACHY: (101.0, 180.0),
@@ -255,7 +260,8 @@ def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float
     else:
         start, dur = -1.0, window_s + 2.0
     tp = np.arange(n_p) / fs_p
-    ppg = g.uniform(0.5, 3.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
+    # 1-3x the pulse (was 0.5-3x): at half the pulse, every classical estimator still reads the HR
+    ppg = g.uniform(1.0, 3.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
     if g.random() < 0.5:  # walking / running cadence sits right in the HR band
         fc = g.uniform(1.2, 2.8)
         ppg += g.uniform(0.5, 2.0) * (np.sin(2 * np.pi * fc * tp + g.uniform(0, 6.3))
@@ -266,6 +272,60 @@ def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float
     ecg = rec["r_amp"] * (g.uniform(0.4, 1.5) * _bandnoise(g, n_e, fs_e, 0.3, 6.0, g.uniform(0.0, 1.5))
                           + g.uniform(0.05, 0.3) * _bandnoise(g, n_e, fs_e, 20.0, fs_e / 2, 0.0))
     return ecg * env(n_e, fs_e, start, dur), ppg * env(n_p, fs_p, start, dur)
+
+
+def _sensor_params(seed: int, r: int) -> dict:
+    """The PPG sensor of record r (drawn from its own stream, so /1's other draws are unchanged)."""
+    g = _rng(seed, 5, r)
+    low_rate = g.random() < 0.45
+    return {
+        # wrist PPG at 20-32 Hz is common; above the model rate the sensor's own resample changes little
+        "fs_sensor": float(g.choice([20.0, 25.0, 26.0, 30.0, 32.0, 50.0])) if low_rate else None,
+        "adc_bits": int(g.integers(8, 17)) if g.random() < 0.5 else None,
+        "invert": bool(g.random() < 0.3),  # raw light intensity: pulses point down
+        "dc": float(g.uniform(10.0, 1000.0)) if g.random() < 0.5 else 0.0,  # large DC level of a raw intensity
+        # baseline wander and drift, relative to the pulse, up to >= 10x: readable, labelled clean
+        "wander": float(np.exp(g.uniform(np.log(0.1), np.log(12.0)))) if g.random() < 0.6 else 0.0,
+        "perfusion_noise": float(np.exp(g.uniform(np.log(0.01), np.log(0.25)))),
+    }
+
+
+def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict, rec: dict, heavy: bool) -> np.ndarray:
+    """What a real sensor does to the rendered PPG: wander/drift, low perfusion hiss, a low sampling rate with its
+    anti-alias filter, ADC steps and clipping, raw-intensity polarity and DC. Labels are untouched (all readable),
+    except saturation on noise windows, which is part of what makes them unreadable."""
+    from scipy import signal as sps
+
+    g = _rng(seed, 4, i)
+    n = ppg.size
+    amp = rec["gain"]  # the pulse is ~1 before gain
+    tt = np.arange(n) / fs_p
+    x = ppg.copy()
+    if sensor["wander"] > 0:
+        w = _bandnoise(g, n, fs_p, 0.02, 0.45, 1.5) + g.uniform(-1.0, 1.0) * (tt / tt[-1] - 0.5)
+        x += sensor["wander"] * amp * w * g.uniform(0.5, 1.0)
+    x += sensor["perfusion_noise"] * amp * g.standard_normal(n)
+    if sensor["fs_sensor"] is not None and sensor["fs_sensor"] < fs_p:
+        from fractions import Fraction
+        fr = Fraction(sensor["fs_sensor"] / fs_p).limit_denominator(100)
+        lo = sps.resample_poly(x, fr.numerator, fr.denominator, padtype="line")
+        x = sps.resample_poly(lo, fr.denominator, fr.numerator, padtype="line")[:n]
+        if x.size < n:
+            x = np.pad(x, (0, n - x.size), mode="edge")
+    if heavy and g.random() < 0.2:  # saturation: the AFE rails for part of the window
+        hi = np.percentile(x, g.uniform(55.0, 80.0))
+        x = np.minimum(x, hi)
+    elif g.random() < 0.05:  # mild clipping of a few peaks stays readable
+        x = np.minimum(x, np.percentile(x, g.uniform(92.0, 99.0)))
+    if sensor["invert"]:
+        x = -x
+    x = x + sensor["dc"] * amp
+    if sensor["adc_bits"] is not None:
+        lo_v, hi_v = float(x.min()), float(x.max())
+        span = (hi_v - lo_v) * g.uniform(1.2, 4.0)  # the ADC range is wider than this window uses
+        step = span / (2 ** sensor["adc_bits"])
+        x = np.round(x / step) * step
+    return x
 
 
 def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p: float, n_e: int, n_p: int,
@@ -284,6 +344,7 @@ def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p
     me, mp = _motion(g, n_e, fs_e, n_p, fs_p, window_s, cls == NOISE, rec)
     ecg += me
     ppg = rec["gain"] * (ppg + mp) + rec["offset"]
+    ppg = _sensor_domain(seed, i, ppg, fs_p, rec["sensor"], rec, cls == NOISE)
     # labelled beats: R-peak and systolic peak both inside the window
     ie = np.round(t * fs_e).astype(np.int64)
     ip = np.round((t + ptt + rec["rise"]) * fs_p).astype(np.int64)
@@ -370,7 +431,7 @@ def _generate(start: int, stop: int, seed: int, window_s: float, fs_e: float, fs
         i = start + j
         if i // per_rec != rec_r:
             rec_r = i // per_rec
-            rec = _record_params(seed, rec_r)
+            rec = dict(_record_params(seed, rec_r), sensor=_sensor_params(seed, rec_r))
         e, p, ie, ip, lab, h, v, rb = _one_window(seed, i, rec, window_s, fs_e, fs_p, n_e, n_p, probs, cache)
         xe[j, 0], xp[j, 0] = e, p
         rhythm[j], hr[j], valid[j], rr_bpm[j] = lab, h, v, rb
