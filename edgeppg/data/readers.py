@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import pickle
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -32,6 +33,30 @@ _PPG_NAMES = ("pleth", "ppg", "bvp", "pulse")
 
 def _missing(path: Path, what: str) -> EdgePPGError:
     return EdgePPGError(f"{what} {path} not found; check the path")
+
+
+@dataclass
+class RawRecording:
+    """One continuous recording as its file holds it (before windowing) and the labels the file carries.
+
+    `read_signal` returns it validated (same checks and one-line errors as `read_recording`); `windows()`
+    cuts it exactly as `read_recording` does. hr_labels are per window of `label_grid` = (window_s, hop_s).
+    """
+    x: np.ndarray  # (C, L) or (L,) raw samples
+    fs_hz: float
+    name: str
+    modality: str = "ppg"
+    meta: dict[str, Any] = field(default_factory=dict)
+    record_id: int = 0
+    beats: np.ndarray | None = None
+    rhythm_spans: list[tuple[int, str]] | None = None
+    hr_labels: np.ndarray | None = None
+    label_grid: tuple[float, float] | None = None
+
+    def windows(self, window_s: float = 8.0, hop_s: float | None = None) -> Windows:
+        return windows_from_signal(self.x, self.fs_hz, window_s, hop_s, beats=self.beats,
+                                   rhythm_spans=self.rhythm_spans, hr_labels=self.hr_labels,
+                                   modality=self.modality, record_id=self.record_id, meta=self.meta, name=self.name)
 
 
 def sinus_class(hr: float) -> int:
@@ -132,7 +157,13 @@ def _pick_channel(names: list[str], channel: int | str | None, modality: str | N
 def read_wfdb(record_path: str | Path, window_s: float = 8.0, hop_s: float | None = None,
               channel: int | str | None = None, ann_ext: str = "atr", modality: str | None = None,
               record_id: int = 0) -> Windows:
-    """A WFDB record (+ optional annotation file) -> Windows of one channel.
+    """A WFDB record (+ optional annotation file) -> Windows of one channel (see `load_wfdb`)."""
+    return load_wfdb(record_path, channel, ann_ext, modality, record_id).windows(window_s, hop_s)
+
+
+def load_wfdb(record_path: str | Path, channel: int | str | None = None, ann_ext: str = "atr",
+              modality: str | None = None, record_id: int = 0) -> RawRecording:
+    """A WFDB record (+ optional annotation file) -> one channel as a RawRecording.
 
     Beats come from beat-type annotations (HR per window from them); rhythm from '+' annotations' aux
     notes ("(N", "(AFIB", "(SBR", ...; sinus split into normal/brady/tachy by the window's HR). Modality is
@@ -164,10 +195,9 @@ def read_wfdb(record_path: str | Path, window_s: float = 8.0, hop_s: float | Non
         # every rhythm annotation starts a span; unrecognised rhythms ("(AFL", "(B", ...) stay unlabelled
         spans = [(int(s), WFDB_RHYTHMS.get(a.upper(), "unknown")) for s, a, y in zip(samp, aux, sym)
                  if y == "+" and a] or None
-    return windows_from_signal(x, fs, window_s, hop_s, beats=beats, rhythm_spans=spans, modality=mod,
-                               record_id=record_id, name=str(base),
-                               meta={"source": "wfdb", "path": str(base), "channel": names[k],
-                                     "beat": "r_peak" if mod == "ecg" else "annotation"})
+    return RawRecording(x, fs, str(base), mod, record_id=record_id, beats=beats, rhythm_spans=spans,
+                        meta={"source": "wfdb", "path": str(base), "channel": names[k],
+                              "beat": "r_peak" if mod == "ecg" else "annotation"})
 
 
 # ------------------------------------------------------------------ PPG-DaLiA
@@ -180,6 +210,7 @@ class _SafeUnpickler(pickle.Unpickler):
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
         ("_codecs", "encode"),
+        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # protocol-5 arrays: data only
     }
     _BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "str", "bytes",
                  "bytearray", "bool"}
@@ -194,6 +225,9 @@ class _SafeUnpickler(pickle.Unpickler):
             import numpy._core.multiarray as ma
             if module == "_codecs":
                 return codecs.encode
+            if name == "_frombuffer":
+                from numpy._core.numeric import _frombuffer
+                return _frombuffer
             return {"ndarray": np.ndarray, "dtype": np.dtype, "_reconstruct": ma._reconstruct,
                     "scalar": ma.scalar}[name]
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays and plain containers)")
@@ -206,10 +240,26 @@ def safe_load_pickle(path: Path) -> Any:
 
 
 def read_dalia(pkl_path: str | Path, window_s: float = 8.0, hop_s: float = 2.0) -> Windows:
-    """A PPG-DaLiA subject pickle (S*.pkl) -> wrist BVP windows (64 Hz) with the dataset's HR labels.
+    """A PPG-DaLiA subject pickle -> wrist BVP windows with the dataset's HR labels (see `load_dalia`).
 
-    data['label'][k] is the ECG-derived HR of the 8 s window starting at k * 2 s. rhythm is unknown (-1),
-    rr_bpm NaN, no beat marks (the dataset's R-peaks are chest-ECG samples, not PPG beats).
+    rhythm is unknown (-1), rr_bpm NaN, no beat marks (the dataset's R-peaks are chest-ECG samples, not PPG beats).
+    """
+    rec = load_dalia(pkl_path)
+    if window_s != 8.0 or hop_s != 2.0:
+        raise EdgePPGError("PPG-DaLiA labels are defined for 8 s windows every 2 s; use window 8, hop 2")
+    return rec.windows(8.0, 2.0)
+
+
+DALIA_WINDOW_S, DALIA_HOP_S = 8.0, 2.0
+
+
+def load_dalia(pkl_path: str | Path) -> RawRecording:
+    """A PPG-DaLiA pickle -> the wrist BVP recording with its ECG-derived HR labels (8 s windows every 2 s).
+
+    Two layouts: the dataset's subject pickle S*.pkl (data['signal']['wrist']['BVP'] at 64 Hz, data['label'][k]
+    = HR of the window starting at k * 2 s), and the kid-ppg demo pickle (X (N, 4, 256) = [BVP, acc x/y/z]
+    windows at 32 Hz every 2 s, y (N, 1) their HR), whose windows overlap exactly and are stitched back into
+    the recording.
     """
     path = Path(pkl_path)
     if not path.is_file():
@@ -220,19 +270,39 @@ def read_dalia(pkl_path: str | Path, window_s: float = 8.0, hop_s: float = 2.0) 
         raise EdgePPGError(f"{path}: {exc}; pass a PPG-DaLiA subject pickle (S*.pkl)") from None
     except Exception as exc:  # noqa: BLE001 - truncated / not a pickle
         raise EdgePPGError(f"{path} is not a readable pickle ({exc.__class__.__name__}); pass a PPG-DaLiA S*.pkl") from None
-    try:
-        bvp = np.asarray(data["signal"]["wrist"]["BVP"], np.float64).reshape(-1)
-        labels = np.asarray(data["label"], np.float64).reshape(-1)
-    except (KeyError, TypeError, ValueError):
-        raise EdgePPGError(f"{path} lacks data['signal']['wrist']['BVP'] or data['label']; is it a PPG-DaLiA S*.pkl?") from None
-    subject = str(data.get("subject", path.stem)) if isinstance(data, dict) else path.stem
+    if isinstance(data, dict) and "X" in data and "y" in data and "signal" not in data:
+        bvp, labels, fs = _stitch_kid_ppg(data, path)
+        subject = path.stem
+    else:
+        try:
+            bvp = np.asarray(data["signal"]["wrist"]["BVP"], np.float64).reshape(-1)
+            labels = np.asarray(data["label"], np.float64).reshape(-1)
+        except (KeyError, TypeError, ValueError):
+            raise EdgePPGError(f"{path} lacks data['signal']['wrist']['BVP'] or data['label']; is it a PPG-DaLiA S*.pkl?") from None
+        fs = 64.0
+        subject = str(data.get("subject", path.stem)) if isinstance(data, dict) else path.stem
     digits = "".join(ch for ch in subject if ch.isdigit())
-    if window_s != 8.0 or hop_s != 2.0:
-        raise EdgePPGError("PPG-DaLiA labels are defined for 8 s windows every 2 s; use window 8, hop 2")
-    return windows_from_signal(bvp, 64.0, 8.0, 2.0, hr_labels=labels, modality="ppg",
-                               record_id=int(digits) if digits else 0, name=str(path),
-                               meta={"source": "dalia", "path": str(path), "subject": subject,
-                                     "polarity": "raw"})
+    return RawRecording(bvp, fs, str(path), "ppg", record_id=int(digits) if digits else 0, hr_labels=labels,
+                        label_grid=(DALIA_WINDOW_S, DALIA_HOP_S),
+                        meta={"source": "dalia", "path": str(path), "subject": subject, "polarity": "raw"})
+
+
+def _stitch_kid_ppg(data: dict, path: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """kid-ppg's demo layout -> (continuous BVP, HR labels, 32 Hz)."""
+    fs = 32.0
+    try:
+        X = np.asarray(data["X"], np.float64)
+        y = np.asarray(data["y"], np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise EdgePPGError(f"{path}: data['X'] / data['y'] are not numeric arrays; is it a PPG-DaLiA pickle?") from None
+    w, hop = int(DALIA_WINDOW_S * fs), int(DALIA_HOP_S * fs)
+    if X.ndim != 3 or X.shape[0] == 0 or X.shape[2] != w or len(y) != len(X):
+        raise EdgePPGError(f"{path}: unexpected layout X{list(X.shape)} y{list(y.shape)}; the kid-ppg PPG-DaLiA pickle "
+                           f"holds X (N, 4, {w}) windows at 32 Hz and y (N, 1)")
+    if len(X) > 1 and not np.allclose(X[1:, 0, : w - hop], X[:-1, 0, hop:]):
+        raise EdgePPGError(f"{path}: consecutive windows do not overlap by {w - hop} samples; cannot rebuild the recording")
+    bvp = np.concatenate([X[0, 0], *X[1:, 0, w - hop:]]) if len(X) > 1 else X[0, 0]
+    return bvp, y, fs
 
 
 # ------------------------------------------------------------------ CSV / NPZ
@@ -252,8 +322,14 @@ def _column(names: list[str], column: int | str | None, path: Path) -> int:
 
 def read_csv(path: str | Path, fs_hz: float | None = None, column: int | str | None = None,
              window_s: float = 8.0, hop_s: float | None = None, modality: str = "ppg") -> Windows:
-    """A CSV (optional header row) -> Windows of one column. The rate is --fs, or derived from a time column
-    (time/t/timestamp in seconds) when --fs is not given."""
+    """A CSV (optional header row) -> Windows of one column (see `load_csv`)."""
+    return load_csv(path, fs_hz, column, modality).windows(window_s, hop_s)
+
+
+def load_csv(path: str | Path, fs_hz: float | None = None, column: int | str | None = None,
+             modality: str = "ppg") -> RawRecording:
+    """A CSV (optional header row) -> one column as a RawRecording. The rate is --fs, or derived from a time
+    column (time/t/timestamp in seconds) when --fs is not given."""
     path = Path(path)
     if not path.is_file():
         raise _missing(path, "CSV file")
@@ -289,8 +365,7 @@ def read_csv(path: str | Path, fs_hz: float | None = None, column: int | str | N
         if dt.size and np.all(np.isfinite(dt)) and np.median(dt) > 0:
             fs_hz = 1.0 / float(np.median(dt))
     fs = check_fs(fs_hz, f"{path.name}: sampling")
-    return windows_from_signal(arr[:, k], fs, window_s, hop_s, modality=modality, name=str(path),
-                               meta={"source": "csv", "path": str(path), "column": names[k]})
+    return RawRecording(arr[:, k], fs, str(path), modality, meta={"source": "csv", "path": str(path), "column": names[k]})
 
 
 _SIGNAL_KEYS = ("x", "signal", "ppg", "bvp", "ecg", "data")
@@ -298,10 +373,17 @@ _SIGNAL_KEYS = ("x", "signal", "ppg", "bvp", "ecg", "data")
 
 def read_npz(path: str | Path, fs_hz: float | None = None, key: str | None = None, window_s: float = 8.0,
              hop_s: float | None = None, modality: str | None = None) -> Windows:
+    """An .npz signal -> Windows (see `load_npz_signal`); an edgeppg windows file is returned as it is."""
+    rec = load_npz_signal(path, fs_hz, key, modality)
+    return rec if isinstance(rec, Windows) else rec.windows(window_s, hop_s)
+
+
+def load_npz_signal(path: str | Path, fs_hz: float | None = None, key: str | None = None,
+                    modality: str | None = None) -> RawRecording | Windows:
     """An .npz with a 1-D/2-D signal array and the rate in `fs_hz` (or `fs`) unless --fs is given.
 
     Optional `beats` (or `peaks`): beat sample indices into the signal -> HR per window. An edgeppg
-    windows file (from `data import`/`synth`) is returned as it is.
+    windows file (from `data import`/`synth`) has no continuous signal: its Windows are returned as they are.
     """
     path = Path(path)
     if not path.is_file():
@@ -328,8 +410,7 @@ def read_npz(path: str | Path, fs_hz: float | None = None, key: str | None = Non
     fs = check_fs(fs_hz, f"{path.name}: sampling")
     beats = d.get("beats", d.get("peaks"))
     mod = modality or ("ecg" if key == "ecg" else "ppg")
-    return windows_from_signal(d[key], fs, window_s, hop_s, beats=beats, modality=mod, name=str(path),
-                               meta={"source": "npz", "path": str(path), "key": key})
+    return RawRecording(d[key], fs, str(path), mod, beats=beats, meta={"source": "npz", "path": str(path), "key": key})
 
 
 # ------------------------------------------------------------------ dispatcher
@@ -344,6 +425,36 @@ def detect_format(path: Path) -> str:
 def read_recording(path: str | Path, fmt: str | None = None, fs_hz: float | None = None, window_s: float = 8.0,
                    hop_s: float | None = None, column: int | str | None = None, modality: str | None = None) -> Windows:
     """Read any supported recording into Windows; format from `fmt` or the file extension."""
+    path, fmt = _resolve_format(path, fmt)
+    if fmt == "wfdb":
+        return read_wfdb(path, window_s, hop_s, channel=column, modality=modality)
+    if fmt == "dalia":
+        return read_dalia(path, window_s, 2.0 if hop_s is None else hop_s)
+    if fmt == "csv":
+        return read_csv(path, fs_hz, column, window_s, hop_s, modality or "ppg")
+    return read_npz(path, fs_hz, None if column is None else str(column), window_s, hop_s, modality)
+
+
+def read_signal(path: str | Path, fmt: str | None = None, fs_hz: float | None = None, min_seconds: float = 8.0,
+                column: int | str | None = None, modality: str | None = None) -> RawRecording | Windows:
+    """Any recording `read_recording` reads, as one validated continuous RawRecording (x (C, L) float64) with
+    the same one-line errors (a recording shorter than `min_seconds` is refused). An edgeppg windows .npz has
+    no continuous signal and comes back as its Windows."""
+    path, fmt = _resolve_format(path, fmt)
+    if fmt == "wfdb":
+        rec = load_wfdb(path, channel=column, modality=modality)
+    elif fmt == "dalia":
+        rec = load_dalia(path)
+    elif fmt == "csv":
+        rec = load_csv(path, fs_hz, column, modality or "ppg")
+    else:
+        rec = load_npz_signal(path, fs_hz, None if column is None else str(column), modality)
+    if isinstance(rec, RawRecording):
+        rec.x = validate_recording(rec.x, rec.fs_hz, min_seconds, rec.name)
+    return rec
+
+
+def _resolve_format(path: str | Path, fmt: str | None) -> tuple[Path, str]:
     path = Path(path)
     fmt = fmt.lower() if fmt else None
     if fmt is not None and fmt not in FORMATS:
@@ -354,13 +465,7 @@ def read_recording(path: str | Path, fmt: str | None = None, fs_hz: float | None
     if not fmt:
         raise EdgePPGError(f"unknown format {path.suffix or '(no extension)'!r} for {path}; "
                            f"valid formats: {', '.join(FORMATS)} (pass --format)")
-    if fmt == "wfdb":
-        return read_wfdb(path, window_s, hop_s, channel=column, modality=modality)
-    if fmt == "dalia":
-        return read_dalia(path, window_s, 2.0 if hop_s is None else hop_s)
-    if fmt == "csv":
-        return read_csv(path, fs_hz, column, window_s, hop_s, modality or "ppg")
-    return read_npz(path, fs_hz, None if column is None else str(column), window_s, hop_s, modality)
+    return path, fmt
 
 
 def import_recording(path: str | Path, out_dir: str | Path, fmt: str | None = None, fs_hz: float | None = None,
