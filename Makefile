@@ -8,13 +8,14 @@ APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 PRESET ?= default
 OUT ?= runs/demo
 
-.PHONY: setup toolchain demo test smoke bench clean help
+.PHONY: setup toolchain demo test smoke bench clean help peers
 
 help:
 	@echo "make demo   - set up, then run the whole pipeline on the built-in default ($(OUT))"
 	@echo "make test   - set up, then the whole pytest suite"
 	@echo "make setup  - .venv with pinned versions + ARM toolchain/QEMU (idempotent)"
 	@echo "make bench  - data generator and pipeline benchmarks (JSON in runs/bench)"
+	@echo "make peers  - optional published PPG HR models (KID-PPG, BeliefPPG) into .venv/peers for the real-PPG benchmark"
 
 # Pinned install: requirements.lock pins every package (torch CPU build); the project goes in --no-deps
 # so the resolver can never swap in a CUDA torch.
@@ -23,11 +24,17 @@ $(STAMP): requirements.lock requirements-real.txt pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# data-only packages (never imported) go to a --target folder: their absent deps stay out of pip check
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps --upgrade --target $(VENV)/real-data -r requirements-real.txt
+	@# --ignore-requires-python: kid-ppg 0.0.4 (data only here) pins Python ==3.10.8
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python --upgrade --target $(VENV)/real-data -r requirements-real.txt
 	$(BIN)/pip check
 	@touch $(STAMP)
 
 setup: $(STAMP) toolchain
+
+# Optional, not part of setup/test: published PPG HR models + their TF add-ons, --no-deps into their own folder
+# (edgeppg/realppg/estimators.py puts it on sys.path in a subprocess only). Runs on the venv's tensorflow-cpu.
+peers: $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python --upgrade --target $(VENV)/peers -r requirements-peers.txt
 
 # ARM toolchain + QEMU for firmware_harness/. Installs as root or with non-interactive sudo;
 # otherwise prints the command and the toolchain tests skip with that reason.

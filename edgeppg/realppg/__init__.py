@@ -1,0 +1,1 @@
+"""Real-PPG benchmark: labelled real recordings (sources), reference estimators, scoring (benchmark)."""
