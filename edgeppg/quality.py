@@ -58,6 +58,7 @@ class Gate:
     trusted: np.ndarray  # bool (N,)
     reason: np.ndarray  # str (N,): "ok" | "noise_class" | "low_sqi" | "flat" | "clipped"
     sqi: np.ndarray
+    quality: np.ndarray | None = None  # str (N,): the signal's own reason, without the model: "ok" | "low_sqi" | "flat" | "clipped"
 
     def counts(self) -> dict[str, int]:
         vals, cnt = np.unique(self.reason, return_counts=True)
@@ -65,18 +66,31 @@ class Gate:
 
 
 def gate(x_raw: np.ndarray, fs_hz: float, rhythm_pred: np.ndarray | None = None,
-         cfg: QualityConfig = QualityConfig()) -> Gate:
-    """Decide per window whether its HR may be reported. x_raw: the window before z-scoring."""
+         cfg: QualityConfig = QualityConfig(), x_model: np.ndarray | None = None, noise_class: int = NOISE) -> Gate:
+    """Decide per window whether its HR may be reported. THE gate: predict, eval and the reports all use it.
+
+    x_raw: the windows at the model rate before any filtering/z-scoring (flat and clipped are read there: a
+    band-pass would smooth a saturated plateau away). x_model: the model's input for the same windows
+    (preprocessed); when given, the SQI is read on it (what the model sees: band-passed if the preprocessing
+    band-passes; SQI is scale-free, so z-scoring does not change it), else on x_raw.
+    rhythm_pred: the model's class per window; for an int8 model the argmax of the int8 logits, exactly as
+    the firmware's gate (`argmax == noise_class` -> HR invalid).
+    Reason precedence: flat > clipped > noise_class > low_sqi.
+    """
     x = np.asarray(x_raw, np.float64)
     x2 = x[:, 0] if x.ndim == 3 else x
-    q = sqi(x2, fs_hz)
-    reason = np.full(len(x2), "ok", dtype=object)
-    reason[q < cfg.min_sqi] = "low_sqi"
+    q = sqi(x2 if x_model is None else x_model, fs_hz)
+    quality = np.full(len(x2), "ok", dtype=object)
+    quality[q < cfg.min_sqi] = "low_sqi"
+    clipped = clipped_fraction(x2) > cfg.max_clipped_frac
+    flat = x2.std(axis=1) < cfg.flat_std
+    reason = quality.copy()
     if rhythm_pred is not None:
-        reason[np.asarray(rhythm_pred) == NOISE] = "noise_class"
-    reason[clipped_fraction(x2) > cfg.max_clipped_frac] = "clipped"
-    reason[x2.std(axis=1) < cfg.flat_std] = "flat"
-    return Gate(trusted=reason == "ok", reason=reason.astype(str), sqi=q)
+        reason[np.asarray(rhythm_pred) == noise_class] = "noise_class"
+    for r in (reason, quality):
+        r[clipped] = "clipped"
+        r[flat] = "flat"
+    return Gate(trusted=reason == "ok", reason=reason.astype(str), sqi=q, quality=quality.astype(str))
 
 
 def apply_gate(decoded: dict[str, np.ndarray], g: Gate) -> dict[str, np.ndarray]:

@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "verify": "edgeppg.cli.verify:verify",
     "check": "edgeppg.cli.verify:check",
     "bench": "edgeppg.cli.bench:bench",
+    "predict": "edgeppg.cli.predict:predict",
+    "eval": "edgeppg.cli.eval:eval_",
     "run": "edgeppg.cli.run:run",
     "config": "edgeppg.cli.run:config",
 }

@@ -55,14 +55,15 @@ def load_manifest(export_dir: str | Path) -> tuple[dict[str, Any], str]:
     return manifest, sha256_file(path)
 
 
-def verify_artifacts(export_dir: str | Path) -> ExportDir:
-    """sha256 + size of every artifact the manifest lists; refuse on the first mismatch/missing file."""
+def verify_artifacts(export_dir: str | Path, required: tuple[str, ...] = REQUIRED) -> ExportDir:
+    """sha256 + size of every artifact the manifest lists; refuse on the first mismatch/missing file.
+    `required`: artifacts the caller cannot work without (verify: the model and the held-out windows)."""
     export_dir = Path(export_dir)
     manifest, msha = load_manifest(export_dir)
     arts = manifest["artifacts"]
     if not isinstance(arts, dict) or not arts:
         raise EdgePPGError(f"{export_dir / MANIFEST} lists no artifacts; {_REEXPORT}")
-    for name in REQUIRED:
+    for name in required:
         if name not in arts:
             raise EdgePPGError(f"{export_dir / MANIFEST} does not list {name}, which verify needs; {_REEXPORT}")
     for name in sorted(arts):

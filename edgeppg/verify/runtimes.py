@@ -42,6 +42,14 @@ class LiteRTRunner:
         self._it.allocate_tensors()
         self._in = self._it.get_input_details()[0]["index"]
         self._outs = [d["index"] for d in self._it.get_output_details()]
+        self.n_outputs = len(self._outs)
+
+    def input_details(self) -> dict:
+        return self._it.get_input_details()[0]
+
+    def output_details(self, i: int) -> dict:
+        """Details of TFLite output i (the order `run` returns outputs in)."""
+        return self._it.get_output_details()[i]
 
     def run_one(self, q: np.ndarray) -> list[np.ndarray]:
         self._it.set_tensor(self._in, q)

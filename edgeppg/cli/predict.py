@@ -1,0 +1,41 @@
+"""`edgeppg predict`: options -> one library call (edgeppg.infer.predict_path), then print the rows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--fs", "fs_hz", type=float, default=None, help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
+@click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
+@click.option("--hop-s", type=float, default=2.0, show_default=True, help="seconds between window starts")
+@click.option("--runtime", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
+              help="interpreter for an export folder's int8 .tflite (a checkpoint runs in fp32 torch)")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the rows to FILE.csv or FILE.json")
+@click.option("--rows", "max_rows", type=click.IntRange(min=0), default=None, help="print only the first N rows")
+def predict(model, recording, fs_hz, fmt, column, hop_s, runtime, out, max_rows):
+    """Per-window HR, rhythm and RR of RECORDING with MODEL (an export folder or a .safetensors checkpoint).
+
+    \b
+    Reads whatever `edgeppg data import` reads, preprocesses it exactly as the model's manifest / sidecar
+    says, and prints one row per window: start, HR (blank + the reason when the quality gate withholds
+    it), rhythm class with its probabilities, RR, signal quality; then a one-line summary.
+    """
+    from edgeppg.infer import predict_path
+
+    wp = predict_path(model, recording, fmt=fmt, fs_hz=fs_hz, column=column, hop_s=hop_s, runtime=runtime,
+                      out=out, progress=sys.stderr.isatty())
+    m = wp.model
+    click.echo(f"{m.get('name')} ({m.get('kind')}, {m.get('runtime')}) on {recording}: "
+               f"{wp.recording.get('fs_hz'):g} Hz -> {wp.preprocessing.get('fs_hz'):g} Hz, "
+               f"{wp.window_s:g} s windows every {hop_s:g} s, preprocessing {wp.preprocessing.get('kind')}")
+    click.echo(wp.table(max_rows))
+    click.echo(wp.summary_line())
+    if out is not None:
+        click.echo(f"wrote {out}")
