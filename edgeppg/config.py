@@ -51,6 +51,7 @@ class DataConfig:
     val_frac: float = 0.15
     test_frac: float = 0.15
     use_real: bool = True  # add catalog recordings (auto-labelled HR) to ECG pretraining when installed
+    sensor_domain: bool = True  # PPG sensor randomisation (rates, ADC, polarity, wander); False = generator /1 PPG
 
 
 @dataclass(frozen=True)

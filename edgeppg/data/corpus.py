@@ -97,18 +97,19 @@ def load_corpus(path: str | Path, verify: bool = True) -> tuple[Windows, Windows
 
 def build_corpus(out_dir: str | Path, n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0,
                  fs_ppg: float = 64.0, n_records: int | None = None,
-                 progress: Callable[[int, int], None] | None = None, workers: int = 1) -> dict[str, Any]:
+                 progress: Callable[[int, int], None] | None = None, workers: int = 1,
+                 sensor_domain: bool = True) -> dict[str, Any]:
     """Generate n synthetic pairs and write them to out_dir; returns the corpus.json summary."""
     from edgeppg.data.synth import GENERATOR, HR_RANGES, synth_pairs
 
     t0 = time.perf_counter()
     ecg, ppg = synth_pairs(n, seed, window_s=window_s, fs_ecg=fs_ecg, fs_ppg=fs_ppg, n_records=n_records,
-                           progress=progress, workers=workers)
+                           progress=progress, workers=workers, sensor_domain=sensor_domain)
     seconds = time.perf_counter() - t0
     info = {
         "generator": GENERATOR, "seconds": round(seconds, 3), "pairs_per_s": round(n / seconds, 1),
         "config": {"n": n, "seed": seed, "window_s": window_s, "fs_ecg_hz": fs_ecg, "fs_ppg_hz": fs_ppg,
-                   "n_records": n_records},
+                   "n_records": n_records, "sensor_domain": bool(sensor_domain)},
         "hr_ranges_drawn_bpm": {RHYTHM_LABELS[k]: list(v) for k, v in HR_RANGES.items()},
         "labels": list(RHYTHM_LABELS),
     }

@@ -344,7 +344,8 @@ def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p
     me, mp = _motion(g, n_e, fs_e, n_p, fs_p, window_s, cls == NOISE, rec)
     ecg += me
     ppg = rec["gain"] * (ppg + mp) + rec["offset"]
-    ppg = _sensor_domain(seed, i, ppg, fs_p, rec["sensor"], rec, cls == NOISE)
+    if rec.get("sensor") is not None:
+        ppg = _sensor_domain(seed, i, ppg, fs_p, rec["sensor"], rec, cls == NOISE)
     # labelled beats: R-peak and systolic peak both inside the window
     ie = np.round(t * fs_e).astype(np.int64)
     ip = np.round((t + ptt + rec["rise"]) * fs_p).astype(np.int64)
@@ -360,12 +361,14 @@ def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p
 
 def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0, fs_ppg: float = 64.0,
                 class_probs=None, n_records: int | None = None,
-                progress: Callable[[int, int], None] | None = None, workers: int = 1) -> tuple[Windows, Windows]:
+                progress: Callable[[int, int], None] | None = None, workers: int = 1,
+                sensor_domain: bool = True) -> tuple[Windows, Windows]:
     """n paired windows -> (ECG Windows at fs_ecg, PPG Windows at fs_ppg), raw (not normalised).
 
     Both share labels, window_id (= generator index 0..n-1) and record_id. class_probs (5 weights) draws
     classes at random; None gives exact balance (each block of 5 windows holds one of each class).
     n_records spreads n windows over that many records (default: records of 20 consecutive windows).
+    sensor_domain=False renders PPG without the sensor randomisation (generator /1's PPG, for ablations).
     progress(done, n) is called every 500 windows. workers > 1 generates chunks in that many processes
     (same bytes as workers=1; used only when n >= 200 per worker).
     """
@@ -384,7 +387,7 @@ def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0,
             raise EdgePPGError(f"class_probs must be 5 non-negative weights for {RHYTHM_LABELS}, got {class_probs!r}")
         probs = probs / probs.sum()
     per_rec = WINDOWS_PER_RECORD if n_records is None else max(1, math.ceil(n / max(1, int(n_records))))
-    args = (seed, window_s, float(fs_ecg), float(fs_ppg), probs, per_rec)
+    args = (seed, window_s, float(fs_ecg), float(fs_ppg), probs, per_rec, bool(sensor_domain))
     workers = max(1, min(int(workers or 1), os.cpu_count() or 1, n // 200 or 1))
     if workers == 1:
         chunks = [_generate(0, n, *args, progress=progress, total=n)]
@@ -405,6 +408,7 @@ def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0,
     common = dict(rhythm=rhythm, hr_bpm=hr, hr_valid=valid, rr_bpm=rr_bpm, beat_ptr=ptr,
                   window_id=np.arange(n, dtype=np.int64), record_id=rec_id)
     meta = {"source": "synth", "generator": GENERATOR, "seed": int(seed), "window_s": float(window_s),
+            "sensor_domain": bool(sensor_domain),
             "rhythm_labels": list(RHYTHM_LABELS)}
     ecg = Windows(x=xe, fs_hz=float(fs_ecg), beat_idx=be, modality="ecg",
                   meta={**meta, "beat": "r_peak"}, **common)
@@ -414,8 +418,8 @@ def synth_pairs(n: int, seed: int, window_s: float = 8.0, fs_ecg: float = 250.0,
 
 
 def _generate(start: int, stop: int, seed: int, window_s: float, fs_e: float, fs_p: float,
-              probs: np.ndarray | None, per_rec: int, progress: Callable[[int, int], None] | None = None,
-              total: int = 0):
+              probs: np.ndarray | None, per_rec: int, sensor_domain: bool = True,
+              progress: Callable[[int, int], None] | None = None, total: int = 0):
     """Windows start..stop-1 as arrays (ECG x, PPG x, rhythm, hr, valid, rr, ECG beats, PPG beats, counts)."""
     m = stop - start
     n_e, n_p = int(round(window_s * fs_e)), int(round(window_s * fs_p))
@@ -431,7 +435,7 @@ def _generate(start: int, stop: int, seed: int, window_s: float, fs_e: float, fs
         i = start + j
         if i // per_rec != rec_r:
             rec_r = i // per_rec
-            rec = dict(_record_params(seed, rec_r), sensor=_sensor_params(seed, rec_r))
+            rec = dict(_record_params(seed, rec_r), sensor=_sensor_params(seed, rec_r) if sensor_domain else None)
         e, p, ie, ip, lab, h, v, rb = _one_window(seed, i, rec, window_s, fs_e, fs_p, n_e, n_p, probs, cache)
         xe[j, 0], xp[j, 0] = e, p
         rhythm[j], hr[j], valid[j], rr_bpm[j] = lab, h, v, rb

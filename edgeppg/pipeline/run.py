@@ -72,7 +72,7 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
         from edgeppg.data.corpus import build_corpus
 
         info = build_corpus(ctx.dir, n=cfg.data.n_windows, seed=cfg.data.seed, window_s=cfg.data.window_s,
-                            fs_ecg=cfg.data.fs_ecg_hz, fs_ppg=cfg.data.fs_ppg_hz)
+                            fs_ecg=cfg.data.fs_ecg_hz, fs_ppg=cfg.data.fs_ppg_hz, sensor_domain=cfg.data.sensor_domain)
         return {"windows": cfg.data.n_windows, "pairs_per_s": info.get("pairs_per_s")}
 
     def pretrain(ctx: StageContext) -> dict:

@@ -67,7 +67,7 @@ def synthesize_corpus(data_cfg: DataConfig, out_dir: Path) -> Path:
 
     if not (out_dir / "corpus.json").is_file():
         build_corpus(out_dir, data_cfg.n_windows, data_cfg.seed, window_s=data_cfg.window_s,
-                     fs_ecg=data_cfg.fs_ecg_hz, fs_ppg=data_cfg.fs_ppg_hz)
+                     fs_ecg=data_cfg.fs_ecg_hz, fs_ppg=data_cfg.fs_ppg_hz, sensor_domain=data_cfg.sensor_domain)
     return out_dir
 
 
@@ -98,7 +98,8 @@ def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: floa
                 f"val_frac={data_cfg.val_frac}, test_frac={data_cfg.test_frac}); use a larger corpus (data.n_windows)")
     extra = None
     if unlabelled > 0:
-        _, xp = synth_pairs(unlabelled, unlabelled_seed, window_s=ppg.window_s, fs_ppg=data_cfg.fs_ppg_hz)
+        _, xp = synth_pairs(unlabelled, unlabelled_seed, window_s=ppg.window_s, fs_ppg=data_cfg.fs_ppg_hz,
+                            sensor_domain=data_cfg.sensor_domain)
         extra = preprocess(xp, fs_hz)
     test = ppg.subset(split["test"])
     sha = (cinfo.get("sha256") or {}).get("ppg.npz") or sha256_file(Path(data_dir) / "ppg.npz")

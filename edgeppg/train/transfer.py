@@ -87,7 +87,7 @@ def ensure_corpus(data_dir: str | Path | None, data_cfg: DataConfig, out: Path, 
     if not (d / "corpus.json").is_file() and is_main_process():
         log(f"synthesising {data_cfg.n_windows} paired windows (seed {data_cfg.seed}) into {d}")
         build_corpus(d, data_cfg.n_windows, data_cfg.seed, window_s=data_cfg.window_s, fs_ecg=data_cfg.fs_ecg_hz,
-                     fs_ppg=data_cfg.fs_ppg_hz)
+                     fs_ppg=data_cfg.fs_ppg_hz, sensor_domain=data_cfg.sensor_domain)
     from edgeppg.train.fit import barrier
 
     barrier()
