@@ -194,7 +194,7 @@ class _TFLiteBackend(_Backend):
         from edgeppg.verify.artifacts import TFLITE, verify_artifacts
         from edgeppg.verify.outputs import input_qparams, output_specs
 
-        self.ed = verify_artifacts(export_dir, required=(TFLITE,))  # sha256 of every artifact before any runtime
+        self.ed = verify_artifacts(export_dir, (TFLITE,))  # sha256 of every artifact before any runtime
         path = self.ed.file(TFLITE)
         if runtime == "litert":
             from edgeppg.verify.runtimes import LiteRTRunner

@@ -26,7 +26,8 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def bland_altman(pred: np.ndarray, true: np.ndarray, path: Path, unit: str = "BPM", what: str = "HR") -> Path:
+def bland_altman(pred: np.ndarray, true: np.ndarray, path: Path, unit: str = "BPM", what: str = "HR",
+                 title: str | None = None) -> Path:
     plt = _plt()
     mean, diff = (pred + true) / 2, pred - true
     bias, sd = float(np.mean(diff)), float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0
@@ -38,7 +39,7 @@ def bland_altman(pred: np.ndarray, true: np.ndarray, path: Path, unit: str = "BP
     ax.plot([], [], "r--", label=f"95% limits ±{1.96 * sd:.2f} {unit}")
     ax.set_xlabel(f"mean of predicted and true {what} ({unit})")
     ax.set_ylabel(f"predicted − true {what} ({unit})")
-    ax.set_title(f"{what} Bland–Altman, TFLM int8 (n={len(diff)})")
+    ax.set_title(f"{what} Bland–Altman, {title or 'TFLM int8'} (n={len(diff)})", fontsize=9 if title else None)
     ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
 
