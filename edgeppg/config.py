@@ -125,6 +125,17 @@ class BenchConfig:
 
 
 @dataclass(frozen=True)
+class RealConfig:
+    """The `real` stage after export: the int8 student (LiteRT) and the fp32 teacher on the installed real-PPG
+    sources (edgeppg.evaluate); "skipped: not installed" when there are none."""
+    enabled: bool = True
+    teacher: bool = True  # also score the fp32 teacher beside the int8 student
+    derived: bool = True  # also the degraded-sensor rows
+    max_sources: Optional[int] = None  # first N original sources (None: all)
+    max_windows: Optional[int] = None  # first N windows of each source (None: all)
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     preset: str = "default"
     seed: int = 0
@@ -135,6 +146,7 @@ class PipelineConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
+    real: RealConfig = field(default_factory=RealConfig)
     budget: str = "examples/budget_nrf52840.toml"
 
 
@@ -240,7 +252,7 @@ def validate(obj, where: str = "") -> None:
         v = getattr(obj, f.name)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if f.name in ("epochs", "batch_size", "n_windows", "calib_windows", "windows", "runs", "num_threads",
-                          "heldout_windows", "qat_steps", "qat_batch") and v < 1:
+                          "heldout_windows", "qat_steps", "qat_batch", "max_sources", "max_windows") and v < 1:
                 bad(f.name, f"must be >= 1, got {v}")
             if f.name in ("lr", "window_s", "fs_ppg_hz", "fs_ecg_hz", "input_fs_hz", "temperature") and v <= 0:
                 bad(f.name, f"must be > 0, got {v}")

@@ -207,7 +207,8 @@ def test_shipped_budget_on_the_untrained_toy_fails_only_on_accuracy(verified):
     res = check_export(d, SHIPPED, FAST)
     failed = {r.metric for r in res.failures}
     assert {"accuracy.min_rhythm_macro_f1", "accuracy.max_hr_mae_bpm"} <= failed
-    assert failed <= {"accuracy.min_rhythm_macro_f1", "accuracy.max_hr_mae_bpm", "degradation.max_tflm_lsb"}
+    assert failed <= {"accuracy.min_rhythm_macro_f1", "accuracy.max_hr_mae_bpm", "degradation.max_tflm_lsb",
+                      "real.max_hr_mae_bpm", "real.min_coverage"}  # untrained: real PPG may fail too
     resource = [r for r in res.rows if r.metric.split(".")[0] in ("flash", "ram", "targets")]
     assert resource and all(r.ok for r in resource)
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from edgeppg.cli.options import writable_out
+
 _export_dir = click.argument("export_dir", type=click.Path(path_type=Path))
 _runs = click.option("--runs", type=click.IntRange(min=1), default=200, show_default=True,
                      help="timed host-latency calls per runtime")
@@ -25,7 +27,7 @@ def _cfg(runs, warmup, max_windows, plots=True, distill_metrics=None):
 
 @click.command()
 @_export_dir
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="default: EXPORT_DIR/verify")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), default=None, help="default: EXPORT_DIR/verify")
 @_runs
 @_warmup
 @_max_windows
@@ -52,12 +54,14 @@ def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics
 @click.option("--budget", "budget_path", type=click.Path(path_type=Path), required=True,
               help="budget TOML (see examples/budget_nrf52840.toml)")
 @click.option("--json", "as_json", is_flag=True, help="print a machine-readable verdict on stdout")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), default=None,
               help="where verify.json lives / is written (default: EXPORT_DIR/verify)")
+@click.option("--real", "real_json", type=click.Path(path_type=Path), default=None,
+              help="real.json for a [real] budget (default: EXPORT_DIR/real/real.json, measured now if absent)")
 @_runs
 @_warmup
 @_max_windows
-def check(export_dir, budget_path, as_json, out, runs, warmup, max_windows):
+def check(export_dir, budget_path, as_json, out, real_json, runs, warmup, max_windows):
     """Gate EXPORT_DIR on a budget: exit 0 within budget, exit 1 with a table of what is over and by how much.
 
     Reuses EXPORT_DIR/verify/verify.json when it matches the export's manifest, otherwise runs verify first.
@@ -66,7 +70,7 @@ def check(export_dir, budget_path, as_json, out, runs, warmup, max_windows):
     from edgeppg.verify import check_export
 
     log = (lambda s: None) if as_json else (lambda s: click.echo(f"  {s}", err=True))
-    res = check_export(export_dir, budget_path, _cfg(runs, warmup, max_windows), out, log=log)
+    res = check_export(export_dir, budget_path, _cfg(runs, warmup, max_windows), out, log=log, real_json=real_json)
     if as_json:
         click.echo(json.dumps(res.to_json(), indent=2))
     else:

@@ -1,4 +1,4 @@
-"""The whole pipeline from one frozen config: data -> teacher -> distill -> export -> bench -> verify -> check.
+"""The whole pipeline from one frozen config: data -> teacher -> distill -> export -> real -> bench -> verify -> check.
 
 Each stage is one library call (the same one its CLI command makes) inside a resumable Stage. Bench runs
 before verify so verify's per-target latency uses the harness's measured instruction count when there is one.
@@ -6,6 +6,7 @@ before verify so verify's per-target latency uses the harness's measured instruc
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -130,10 +131,30 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
         return {k: r.get(k) for k in ("arena_bytes", "flash_bytes")} | {
             "nrf52840_est_latency_ms": r.get("targets", {}).get("nrf52840", {}).get("est_latency_ms")}
 
+    def real(ctx: StageContext) -> dict:
+        from edgeppg.evaluate import RealOptions, evaluate_real, write_real
+
+        opts = RealOptions(max_sources=cfg.real.max_sources, max_windows=cfg.real.max_windows,
+                           derived=cfg.real.derived, estimators=False)
+        models, labels = [ctx.input_dir("export")], [REAL_STUDENT]
+        if cfg.real.teacher:
+            models.append(ctx.input_dir("teacher") / "teacher.safetensors")
+            labels.append(REAL_TEACHER)
+        result = evaluate_real(models, opts, labels=labels)
+        write_real(result, ctx.dir, plot_label=REAL_STUDENT)
+        out: dict[str, Any] = {"status": result["status"]}
+        for m in result["models"]:
+            o = m.get("overall") or {}
+            for k in ("hr_mae_bpm", "coverage", "within_5bpm"):
+                out[f"{m['label'].replace('-', '_')}_{k}"] = o.get(k)
+        return out
+
     def check(ctx: StageContext) -> dict:
         from edgeppg.verify import check_export
 
-        res = check_export(ctx.input_dir("export"), budget, out_dir=ctx.input_dir("verify"), log=log)
+        real_json = ctx.input_dir("real") / "real.json" if cfg.real.enabled else None
+        res = check_export(ctx.input_dir("export"), budget, out_dir=ctx.input_dir("verify"), log=log,
+                           real_json=real_json)
         rows = [r.__dict__ if hasattr(r, "__dict__") else r._asdict() for r in res.rows]
         atomic_write_json(ctx.dir / "check.json", {"passed": res.passed, "budget": str(budget), "rows": rows})
         return {"passed": res.passed, "over_budget": [r["metric"] for r in rows if not r["ok"]]}
@@ -149,11 +170,32 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
     stages += [
         Stage("distill", (cfg.distill, cfg.data), ("data", "teacher"), distill),
         Stage("export", cfg.export, ("distill",), export),
+    ]
+    if cfg.real.enabled:  # the real sources are outside the run: their identity is an input
+        stages.append(Stage("real", cfg.real, ("export", "teacher"), real, extra_inputs=_real_sources_key))
+    stages += [
         Stage("bench", cfg.bench, ("export",), bench),
         Stage("verify", {}, ("export", "bench"), verify),
-        Stage("check", {"budget_sha256": sha256_file(budget)}, ("export", "verify"), check),
+        Stage("check", {"budget_sha256": sha256_file(budget)},
+              ("export", "verify") + (("real",) if cfg.real.enabled else ()), check),
     ]
     return stages
+
+
+REAL_STUDENT, REAL_TEACHER = "student-int8", "teacher-fp32"
+
+
+def _real_sources_key() -> dict[str, str]:
+    """Which labelled real sources are installed (file content + labelling version): installing one re-runs `real`."""
+    from edgeppg.realppg.sources import SPECS, cache_key, dalia_path
+    from edgeppg.data.catalog import CATALOG, recording_path
+
+    keys = {}
+    for spec in SPECS:
+        rec = next((r for r in CATALOG if r.name == spec.name), None)
+        path = dalia_path() if rec is None else recording_path(rec)
+        keys[spec.name] = cache_key(spec.name, path) if path is not None else "not installed"
+    return {"real_sources": hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()}
 
 
 def _init_path(cfg: PipelineConfig) -> Path:

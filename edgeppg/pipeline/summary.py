@@ -41,6 +41,7 @@ def report(cfg: PipelineConfig, run_dir: Path, records: dict[str, StageRecord]) 
     manifest = _json(run_dir / "export" / "manifest.json")
     verify = _json(run_dir / "verify" / "verify.json")
     check = _json(run_dir / "check" / "check.json")
+    real = _json(run_dir / "real" / "real.json")
     benches = {p.parent.name if p.parent != run_dir / "bench" else "qemu-m4": _json(p)
                for p in sorted((run_dir / "bench").rglob("bench.json"))}
     sections: list[tuple[str, str, list[Path]]] = []
@@ -88,6 +89,8 @@ def report(cfg: PipelineConfig, run_dir: Path, records: dict[str, StageRecord]) 
                         f"{_f(b.get('instructions_per_mac'), 2)} | {b.get('flash_bytes')} | {b.get('ram_bytes')} | "
                         f"{b.get('bitexact_vs_tflm')} |")
         sections.append(("Firmware harness", "\n".join(body), []))
+    if real:
+        sections.append(("Real PPG", _real_body(real), sorted((run_dir / "real").glob("*.png"))))
     if check:
         body = [f"**{'PASSED' if check.get('passed') else 'FAILED'}** against `{check.get('budget')}`", "",
                 "| metric | budget | actual | over by | ok |", "|---|---:|---:|---:|---|"]
@@ -100,6 +103,46 @@ def report(cfg: PipelineConfig, run_dir: Path, records: dict[str, StageRecord]) 
                "teacher": teacher.get("test", teacher), "distill": {k: distill.get(k) for k in
                ("teacher", "student", "student_no_kd", "teacher_params", "student_params", "student_macs")},
                "parity": parity, "verify": {k: verify.get(k) for k in ("arena_bytes", "flash_bytes", "host_latency_us", "targets")},
-               "bench": benches, "check": check, "model": manifest.get("model", {})}
+               "bench": benches, "check": check, "model": manifest.get("model", {}), "real": _real_summary(real)}
     write_report(run_dir, records, sections, summary)
     return summary
+
+
+def _real_summary(real: dict) -> dict:
+    """summary.json's real-PPG figures: status, per model the pooled row, and every per-source row."""
+    if not real:
+        return {}
+    rows = [{k: r.get(k) for k in ("estimator", "source", "group", "derived_from", "n", "n_ref", "n_covered", "coverage",
+                                  "hr_mae_bpm", "within_5bpm", "bias_bpm", "hr_mae_ungated_bpm", "classes")}
+            for r in real.get("rows", [])]
+    return {"status": real.get("status"), "options": real.get("options"),
+            "models": {m["label"]: {"kind": m.get("kind"), "manifest_sha256": m.get("manifest_sha256"),
+                                    "weights_sha256": m.get("weights_sha256"), "overall": m.get("overall"),
+                                    "overall_derived": m.get("overall_derived")} for m in real.get("models", [])},
+            "rows": rows, "sources": [{k: s.get(k) for k in ("name", "group", "n_windows", "n_ref", "license", "status")}
+                                      for s in real.get("sources", [])]}
+
+
+def _real_body(real: dict) -> str:
+    if real.get("status") != "ok":
+        return f"**{real.get('status')}**: {real.get('note', '')}"
+    out = ["The exported int8 student (LiteRT, exactly as `edgeppg predict` runs it) and the fp32 teacher on real "
+           "PPG recordings; coverage = share of the windows with a reference on which the model gives an HR "
+           "(the rest are withheld by the quality gate); MAE over the covered windows; \"ungated\" = the HR head's "
+           "MAE on every referenced window.", "",
+           "| model | source | n | n_ref | coverage | HR MAE (BPM) | within 5 BPM | MAE ungated | classes |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    pct = (lambda v: "—" if v is None or v != v else f"{100 * v:.1f} %")
+    for r in real.get("rows", []):
+        cls = ", ".join(f"{k} {v}" for k, v in (r.get("classes") or {}).items())
+        out.append(f"| {r['estimator']} | {r['source']} | {r['n']} | {r['n_ref']} | {pct(r.get('coverage'))} | "
+                   f"{_f(r.get('hr_mae_bpm'), 2)} | {pct(r.get('within_5bpm'))} | {_f(r.get('hr_mae_ungated_bpm'), 2)} | {cls} |")
+    srcs = [s for s in real.get("sources", []) if not s.get("derived_from")]
+    out += ["", "Sources: " + "; ".join(f"{s['name']} ({s.get('license') or s.get('status')})" for s in srcs) + ". "
+            "Labels: PPG-DaLiA's ECG-derived HR; unlabelled recordings: agreement of two offline detectors "
+            "(windows where they differ by more than 3 BPM are left out). Details: `real/real.md`."]
+    o = real.get("options") or {}
+    if o.get("max_sources") or o.get("max_windows"):
+        out.append(f"\nSubset (config [real]): first {o.get('max_sources') or 'all'} sources, first "
+                   f"{o.get('max_windows') or 'all'} windows each.")
+    return "\n".join(out)

@@ -7,6 +7,9 @@ Budget file (every key optional, at least one budget; unknown keys are errors):
     [targets.<profile>]  max_latency_ms (float), min_flash_free_bytes, min_ram_free_bytes (int), must_fit (bool)
     [accuracy]     min_rhythm_macro_f1, max_hr_mae_bpm, max_rr_mae_bpm                      (float)
     [degradation]  max_f1_drop, max_hr_mae_increase_bpm, max_rr_mae_increase_bpm (float), max_tflm_lsb (int)
+    [real]         max_hr_mae_bpm, min_coverage (float): the int8 model on the real-PPG sources, pooled over the
+                   original recordings, read from real.json (`edgeppg eval EXPORT_DIR --real`, or the pipeline's
+                   real stage) measured on THIS export's manifest; run now when absent, refused when foreign/stale
 
 A budget whose figure is missing from verify.json (e.g. no parity.json for a degradation budget) fails:
 the gate cannot show the model is within it.
@@ -40,13 +43,18 @@ _SPEC: dict[str, dict[str, tuple[type, str, tuple[str, ...], str]]] = {
                     "max_rr_mae_increase_bpm": (float, "max", ("degradation", "rr_mae_increase_bpm"), "br/min"),
                     "max_tflm_lsb": (int, "max", ("tflm_vs_litert_ref_max_lsb",), "LSB")},
 }
+# figures from real.json (not verify.json): the int8 model on real PPG, pooled over the original recordings
+_REAL_SPEC: dict[str, dict[str, tuple[type, str, tuple[str, ...], str]]] = {
+    "real": {"max_hr_mae_bpm": (float, "max", ("real", "hr_mae_bpm"), "BPM"),
+             "min_coverage": (float, "min", ("real", "coverage"), "")},
+}
 _TARGET_SPEC: dict[str, tuple[type, str, str, str]] = {
     "max_latency_ms": (float, "max", "est_latency_ms", "ms"),
     "min_flash_free_bytes": (int, "min", "flash_free_bytes", "B"),
     "min_ram_free_bytes": (int, "min", "ram_free_bytes", "B"),
     "must_fit": (bool, "bool", "fits", ""),
 }
-_TOP = ("name", "description", "flash", "ram", "targets", "accuracy", "degradation")
+_TOP = ("name", "description", "flash", "ram", "targets", "accuracy", "degradation", "real")
 _NONNEG = ("_bytes", "_lsb", "max_latency_ms", "max_hr_mae_bpm", "max_rr_mae_bpm")
 
 
@@ -70,7 +78,7 @@ def _typed(value: Any, tp: type, where: str) -> Any:
         value = float(value)
     if tp is not bool and where.endswith(_NONNEG) and value < 0:
         raise EdgePPGError(f"budget key {where} must be >= 0, got {value}")
-    if where.endswith("min_rhythm_macro_f1") and not 0 <= value <= 1:
+    if where.endswith(("min_rhythm_macro_f1", "min_coverage")) and not 0 <= value <= 1:
         raise EdgePPGError(f"budget key {where} must be in [0, 1], got {value}")
     return value
 
@@ -97,7 +105,7 @@ def load_budget(path: str | Path) -> Budget:
         if key in data and not isinstance(data[key], str):
             raise EdgePPGError(f"budget key {key} must be a string, got {data[key]!r}")
     items = []
-    for section, spec in _SPEC.items():
+    for section, spec in {**_SPEC, **_REAL_SPEC}.items():
         for key, value in _table(data.get(section, {}), section).items():
             if key not in spec:
                 raise EdgePPGError(f"unknown budget key {section}.{key!r} in {path}; valid keys in [{section}]: "
@@ -150,7 +158,7 @@ class CheckResult:
     def to_json(self) -> dict:
         return {"schema": "edgeppg.check/1", "passed": self.passed, "budget": self.budget, "export_dir": self.export_dir,
                 "verify_json": self.verify_json, "reused_verify": self.reused_verify,
-                "failed": [r.metric for r in self.failures], "rows": [r.to_json() for r in self.rows]}
+                "failed": [r.metric for r in self.failures], "rows": [r.to_json() for r in self.rows], **self.extra}
 
     def table(self) -> str:
         def fmt(v):
@@ -189,9 +197,22 @@ def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:
     return tuple(rows)
 
 
+def real_figures(ed, real_json: str | Path | None = None, log=lambda s: None) -> dict:
+    """The [real] figures of this export: real.json (default EXPORT_DIR/real/real.json) bound to its manifest.
+    A missing default real.json is measured now (int8 LiteRT, no estimators); a foreign/stale one is refused."""
+    from edgeppg.evaluate import REAL_JSON, REAL_SUBDIR, RealOptions, eval_real, load_real_for
+
+    path = Path(real_json) if real_json is not None else ed.path / REAL_SUBDIR / REAL_JSON
+    if real_json is None and not path.is_file():
+        log(f"no {path}; running the real-PPG eval")
+        eval_real([ed.path], path.parent, RealOptions(estimators=False))
+    return load_real_for(path, ed.manifest_sha256)
+
+
 def check_export(export_dir: str | Path, budget_path: str | Path, cfg: VerifyConfig = VerifyConfig(),
-                 out_dir: str | Path | None = None, log=lambda s: None) -> CheckResult:
-    """Budget gate: reuse a fresh verify.json (same manifest sha256), else run verify; never exits itself."""
+                 out_dir: str | Path | None = None, log=lambda s: None, real_json: str | Path | None = None) -> CheckResult:
+    """Budget gate: reuse a fresh verify.json (same manifest sha256), else run verify; never exits itself.
+    A [real] budget reads `real_figures` (real_json: where real.json is; default EXPORT_DIR/real/real.json)."""
     budget = load_budget(budget_path)  # a bad budget file is reported before any measuring
     ed = verify_artifacts(export_dir)  # a tampered export is refused even when verify.json is fresh
     out = Path(out_dir) if out_dir is not None else default_out_dir(ed.path)
@@ -202,5 +223,10 @@ def check_export(export_dir: str | Path, budget_path: str | Path, cfg: VerifyCon
         log(f"no fresh {vj}; running verify")
         verify_export(ed.path, out, cfg, log=log)
         verify = json.loads(vj.read_text())  # the same JSON view a stored verify.json gives
+    extra = {}
+    if any(item[0].startswith("real.") for item in budget.items):
+        real = real_figures(ed, real_json, log)
+        verify = dict(verify, real=real)
+        extra["real_json"] = real["path"]
     rows = evaluate(budget, verify)
-    return CheckResult(all(r.ok for r in rows), rows, budget.path, str(ed.path), str(vj), reused)
+    return CheckResult(all(r.ok for r in rows), rows, budget.path, str(ed.path), str(vj), reused, extra)
