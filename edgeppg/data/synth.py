@@ -14,10 +14,9 @@ Classes (index = label, `RHYTHM_LABELS`):
           (hr_bpm/beats still describe the hidden rhythm). Clean classes carry light motion and, 10 % of
           the time, a brief (<= 1.5 s) artefact.
 PPG sensor domain (generator /2, per record: `_sensor_params`, per window: `_sensor_domain`): baseline
-wander and drift up to 12x the pulse, low-perfusion hiss, a 20-50 Hz sensor rate with its anti-alias
-filter (resampled back to fs_ppg as the host would), 8-16 bit ADC steps, mild clipping, raw-intensity
-polarity (pulses down) and a large DC level. All of it stays readable and keeps its rhythm label; only
-saturation on `noise` windows adds to what makes them unreadable.
+wander and drift up to 10x the pulse, low-perfusion hiss, a 20-50 Hz sensor rate with its anti-alias
+filter (resampled back to fs_ppg as the host would), 10-16 bit ADC steps, clipped peaks, raw-intensity
+polarity (pulses down) and a large DC level. All of it stays readable and keeps its rhythm label.
 Sinus windows carry respiratory sinus arrhythmia (1-8 %) and, with probability 0.25, one or two premature
 (atrial or ventricular) beats, so "irregular" is not a free give-away for AF. The 1 BPM gaps around 60
 and 100 make the HR classes hard near the boundary yet labelable: each sinus label is computed from the
@@ -281,19 +280,34 @@ def _sensor_params(seed: int, r: int) -> dict:
     return {
         # wrist PPG at 20-32 Hz is common; above the model rate the sensor's own resample changes little
         "fs_sensor": float(g.choice([20.0, 25.0, 26.0, 30.0, 32.0, 50.0])) if low_rate else None,
-        "adc_bits": int(g.integers(8, 17)) if g.random() < 0.5 else None,
+        "adc_bits": int(g.integers(10, 17)) if g.random() < 0.5 else None,
         "invert": bool(g.random() < 0.3),  # raw light intensity: pulses point down
         "dc": float(g.uniform(10.0, 1000.0)) if g.random() < 0.5 else 0.0,  # large DC level of a raw intensity
         # baseline wander and drift, relative to the pulse, up to >= 10x: readable, labelled clean
-        "wander": float(np.exp(g.uniform(np.log(0.1), np.log(12.0)))) if g.random() < 0.6 else 0.0,
-        "perfusion_noise": float(np.exp(g.uniform(np.log(0.01), np.log(0.25)))),
+        "wander": float(np.exp(g.uniform(np.log(0.1), np.log(10.0)))) if g.random() < 0.5 else 0.0,
+        "perfusion_noise": float(np.exp(g.uniform(np.log(0.01), np.log(0.12)))),
+        # site/wavelength morphology beyond /1's ranges: sharp finger/ear upstrokes (short rise, narrow systole)
+        # and a strong late diastolic wave, so a second bump per beat never reads as twice the HR
+        "morph": {"rise_mul": float(g.uniform(0.4, 0.8)), "sys_mul": float(g.uniform(0.5, 0.8))} if g.random() < 0.3 else {},
+        "dicrotic": {"dia_ratio": float(g.uniform(0.5, 0.9)), "dia_delay": float(g.uniform(0.25, 0.4))}
+        if g.random() < 0.3 else {},
     }
+
+
+def _with_sensor(rec: dict, sensor: dict | None) -> dict:
+    """Record parameters with the sensor's morphology overrides applied (unchanged without a sensor)."""
+    if sensor is None:
+        return dict(rec, sensor=None)
+    out = dict(rec, sensor=sensor, **sensor["dicrotic"])
+    if sensor["morph"]:
+        out["rise"] = rec["rise"] * sensor["morph"]["rise_mul"]
+        out["sys_r"] = rec["sys_r"] * sensor["morph"]["sys_mul"]
+    return out
 
 
 def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict, rec: dict, heavy: bool) -> np.ndarray:
     """What a real sensor does to the rendered PPG: wander/drift, low perfusion hiss, a low sampling rate with its
-    anti-alias filter, ADC steps and clipping, raw-intensity polarity and DC. Labels are untouched (all readable),
-    except saturation on noise windows, which is part of what makes them unreadable."""
+    anti-alias filter, ADC steps and clipping, raw-intensity polarity and DC. Labels are untouched (all readable)."""
     from scipy import signal as sps
 
     g = _rng(seed, 4, i)
@@ -312,17 +326,14 @@ def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict
         x = sps.resample_poly(lo, fr.denominator, fr.numerator, padtype="line")[:n]
         if x.size < n:
             x = np.pad(x, (0, n - x.size), mode="edge")
-    if heavy and g.random() < 0.2:  # saturation: the AFE rails for part of the window
-        hi = np.percentile(x, g.uniform(55.0, 80.0))
-        x = np.minimum(x, hi)
-    elif g.random() < 0.05:  # mild clipping of a few peaks stays readable
-        x = np.minimum(x, np.percentile(x, g.uniform(92.0, 99.0)))
+    if g.random() < 0.15:  # an ADC that rails on the systolic peaks (real finger PPG does): still readable
+        x = np.minimum(x, np.percentile(x, g.uniform(70.0, 99.0)))
     if sensor["invert"]:
         x = -x
     x = x + sensor["dc"] * amp
     if sensor["adc_bits"] is not None:
         lo_v, hi_v = float(x.min()), float(x.max())
-        span = (hi_v - lo_v) * g.uniform(1.2, 4.0)  # the ADC range is wider than this window uses
+        span = (hi_v - lo_v) * g.uniform(1.1, 2.0)  # the ADC range is wider than this window uses
         step = span / (2 ** sensor["adc_bits"])
         x = np.round(x / step) * step
     return x
@@ -435,7 +446,7 @@ def _generate(start: int, stop: int, seed: int, window_s: float, fs_e: float, fs
         i = start + j
         if i // per_rec != rec_r:
             rec_r = i // per_rec
-            rec = dict(_record_params(seed, rec_r), sensor=_sensor_params(seed, rec_r) if sensor_domain else None)
+            rec = _with_sensor(_record_params(seed, rec_r), _sensor_params(seed, rec_r) if sensor_domain else None)
         e, p, ie, ip, lab, h, v, rb = _one_window(seed, i, rec, window_s, fs_e, fs_p, n_e, n_p, probs, cache)
         xe[j, 0], xp[j, 0] = e, p
         rhythm[j], hr[j], valid[j], rr_bpm[j] = lab, h, v, rb
