@@ -259,12 +259,58 @@ def validate(obj, where: str = "") -> None:
             if f.name in ("val_frac", "test_frac", "alpha", "hr_alpha", "warmup_frac") and not (
                     0 <= v < 1 or (f.name in ("alpha", "hr_alpha") and v == 1)):
                 bad(f.name, f"must be in [0, 1), got {v}")
+    _check_ranges(obj, bad)
     if isinstance(obj, DataConfig) and obj.val_frac + obj.test_frac >= 0.9:
         bad("val_frac + test_frac", "leave too little training data (must be < 0.9)")
     if isinstance(obj, ExportConfig) and obj.name:
         check_model_name(obj.name, f"config key {where + '.' if where else ''}name:")
     if isinstance(obj, FitConfig) and obj.schedule not in ("onecycle", "cosine", "constant"):
         raise unknown_name("schedule", obj.schedule, ("onecycle", "cosine", "constant"))
+
+
+# Bounds that keep a hostile or mistyped config from reaching numpy/torch (seed 10^32, lr = nan, epochs = 10^12,
+# n_windows = 10^9): checked at load time with the key's name, before any stage starts.
+_SEED_MAX = 2**32 - 1
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "seed": (0, _SEED_MAX), "label_seed": (0, _SEED_MAX), "unlabelled_seed": (0, _SEED_MAX), "calib_seed": (0, _SEED_MAX),
+    "epochs": (1, 100_000), "batch_size": (1, 65_536), "num_threads": (1, 1024), "patience": (0, 100_000),
+    "n_windows": (1, 1_000_000), "calib_windows": (1, 1_000_000), "heldout_windows": (1, 1_000_000),
+    "windows": (1, 1_000_000), "qat_steps": (1, 10_000_000), "qat_batch": (1, 65_536), "width": (1, 512),
+    "freeze_stages": (0, 4), "labels": (1, 10_000_000), "unlabelled": (0, 1_000_000), "opset": (13, 21),
+}
+_FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "lr": (0.0, 10.0), "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "lr_decay": (0.0, 1.0),
+    "window_s": (0.0, 3600.0), "fs_ppg_hz": (0.0, 100_000.0), "fs_ecg_hz": (0.0, 100_000.0),
+    "input_fs_hz": (0.0, 100_000.0), "temperature": (0.0, 1000.0), "hr_sigma_bpm": (0.0, 1000.0),
+    "hint_weight": (0.0, 1e6), "max_hr_mae_increase_bpm": (0.0, 1e6), "max_f1_drop": (0.0, 1.0),
+    "max_onnx_abs_diff": (0.0, 1e6), "qat_lr": (0.0, 10.0),
+}
+
+
+def _check_ranges(obj, bad) -> None:
+    import math
+
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        vals = v if isinstance(v, tuple) else (v,)
+        for x in vals:
+            if isinstance(x, bool) or not isinstance(x, (int, float)):
+                continue
+            if isinstance(x, float) and not math.isfinite(x):
+                bad(f.name, f"must be a finite number, got {x}")
+            name = "seed" if f.name == "seeds" else f.name
+            if isinstance(x, int) and name in _INT_RANGES:
+                lo, hi = _INT_RANGES[name]
+                if not lo <= x <= hi:
+                    bad(f.name, f"must be in [{lo}, {hi}], got {str(x)[:40]}")
+            if name in _FLOAT_RANGES:
+                lo, hi = _FLOAT_RANGES[name]
+                if not lo <= x <= hi:
+                    bad(f.name, f"must be in [{lo:g}, {hi:g}], got {x:g}")
+        if isinstance(v, tuple) and len(v) > 64:
+            bad(f.name, f"must have at most 64 items, got {len(v)}")
+        if isinstance(v, str) and len(v) > 4096:
+            bad(f.name, f"must be at most 4096 characters, got {len(v)}")
 
 
 def preset_dict(name: str) -> dict:
@@ -281,10 +327,12 @@ def load_config(preset: str = "default", path: str | Path | None = None, overrid
         path = Path(path)
         if not path.is_file():
             raise EdgePPGError(f"config file {path} not found; pass an existing TOML file to --config")
+        if path.stat().st_size > 1 << 20:
+            raise EdgePPGError(f"config file {path} is over 1 MiB; a config is a short TOML file")
         try:
-            user = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise EdgePPGError(f"config file {path} is not valid TOML: {exc}") from None
+            user = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise EdgePPGError(f"config file {path} is not valid TOML: {str(exc)[:200]}") from None
         data = merge(data, user)
     if overrides:
         data = merge(data, overrides)

@@ -75,19 +75,16 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def read_json_doc(path: str | os.PathLike, schema: str, what: str, fix: str) -> dict:
-    """A JSON document edgeppg wrote (sidecar, manifest): exists, parses, has the expected schema, else one clear line."""
+    """A JSON document edgeppg wrote (sidecar, manifest): exists, bounded in size and depth, parses, has the
+    expected schema, else one clear line. Callers validate the keys they use (edgeppg.schema)."""
     from edgeppg.errors import EdgePPGError
+    from edgeppg.schema import read_json_file, shown
 
     path = Path(path)
-    if not path.is_file():
-        raise EdgePPGError(f"{what} {path} not found; {fix}")
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgePPGError(f"{what} {path} is not valid JSON ({exc}); {fix}") from None
+    doc = read_json_file(path, what, fix)
     got = doc.get("schema") if isinstance(doc, dict) else type(doc).__name__
     if got != schema:
-        raise EdgePPGError(f"{what} {path} has schema {got!r}, expected {schema!r}; {fix}")
+        raise EdgePPGError(f"{what} {path} has schema {shown(got, 80)}, expected {schema!r}; {fix}")
     return doc
 
 
@@ -116,7 +113,48 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     return Path(path)
 
 
-def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Load every array (never pickle)."""
+MAX_NPZ_BYTES = 1 << 30  # decompressed, all arrays together: 250M float32 samples, far above any corpus edgeppg makes
+MAX_NPZ_MEMBERS = 256
+
+
+def npz_budget(path: str | os.PathLike, limit: int = MAX_NPZ_BYTES) -> int:
+    """Decompressed bytes of every array in an .npz, from the zip directory AND each .npy header, checked
+    against `limit` BEFORE anything is inflated or allocated (a 3 MB zip bomb or a header claiming 10^12
+    elements is refused, not attempted)."""
+    from edgeppg.errors import EdgePPGError
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_NPZ_MEMBERS:
+                raise EdgePPGError(f"{path} holds {len(infos)} arrays (limit {MAX_NPZ_MEMBERS})")
+            total = 0
+            for info in infos:
+                if info.file_size > limit:
+                    raise EdgePPGError(f"{path}: array {info.filename} inflates to {info.file_size} bytes, over the "
+                                       f"{limit}-byte limit; refusing to decompress it")
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _fortran, dtype = read_header(fh, max_header_size=10000)
+                if dtype.hasobject:
+                    raise EdgePPGError(f"{path}: array {info.filename} holds Python objects (pickle); refusing it")
+                n = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if n > info.file_size:
+                    raise EdgePPGError(f"{path}: array {info.filename} declares {n} bytes in a {info.file_size}-byte "
+                                       "member; the file is corrupt or hostile")
+                total += n
+            if total > limit:
+                raise EdgePPGError(f"{path} inflates to {total} bytes, over the {limit}-byte limit; refusing to load it")
+            return total
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+        raise EdgePPGError(f"{path} is not a readable .npz ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def load_npz(path: str | os.PathLike, limit: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+    """Load every array (never pickle), sizes checked first (`npz_budget`)."""
+    npz_budget(path, limit)
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}

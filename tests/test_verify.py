@@ -136,19 +136,43 @@ def test_manifest_that_disagrees_with_the_model_is_refused(export_copy):
         verify_export(export_copy, cfg=FAST)
 
 
+def _bench_doc(export_dir, **fields):
+    """A bench.json as `edgeppg bench` writes it: bound to this manifest + .tflite and sealed on this machine."""
+    from edgeppg.io import sha256_file
+    from edgeppg.seal import seal
+
+    return seal(dict(fields, binding={"manifest_sha256": sha256_file(export_dir / "manifest.json"),
+                                      "tflite_sha256": sha256_file(export_dir / "student_int8.tflite")}))
+
+
 def test_bench_json_replaces_the_estimate_and_says_so(export_copy):
     macs = json.loads((export_copy / "manifest.json").read_text())["model"]["macs"]
     bench = {"target": "qemu-m4", "instructions_per_inference": 640_000, "macs": macs,
              "instructions_per_mac": 640_000 / macs}
-    (export_copy / "bench.json").write_text(json.dumps(bench))
+    (export_copy / "bench.json").write_text(json.dumps(_bench_doc(export_copy, **bench)))
     r = verify_export(export_copy, cfg=VerifyConfig(latency_runs=5, latency_warmup=1, plots=False))
     nrf = r["targets"]["nrf52840"]
     assert nrf["measured"] and "bench.json" in nrf["latency_source"]
     assert nrf["est_latency_ms"] == pytest.approx(10.0)  # 640k instructions at 64 MHz
     bench["macs"] = macs + 1
-    (export_copy / "bench.json").write_text(json.dumps(bench))
+    (export_copy / "bench.json").write_text(json.dumps(_bench_doc(export_copy, **bench)))
     with pytest.raises(EdgePPGError, match="belongs to another model"):
         verify_export(export_copy, cfg=FAST)
+
+
+def test_hand_written_or_edited_bench_json_is_ignored(export_copy):
+    """A forged bench.json (10 instructions) must not replace the estimate: unsealed or edited -> ignored."""
+    macs = json.loads((export_copy / "manifest.json").read_text())["model"]["macs"]
+    forged = {"target": "qemu-m4", "instructions_per_inference": 10, "macs": macs, "instructions_per_mac": 10 / macs}
+    cfg = VerifyConfig(latency_runs=2, latency_warmup=0, plots=False)
+    (export_copy / "bench.json").write_text(json.dumps(forged))
+    r = verify_export(export_copy, cfg=cfg)
+    assert not r["targets"]["nrf52840"]["measured"] and "not sealed" in r["bench"]["ignored"]
+    doc = _bench_doc(export_copy, **dict(forged, instructions_per_inference=640_000))
+    doc["instructions_per_inference"] = 10  # edited after sealing
+    (export_copy / "bench.json").write_text(json.dumps(doc))
+    r = verify_export(export_copy, cfg=cfg)
+    assert not r["targets"]["nrf52840"]["measured"]
 
 
 def test_quantize_rounds_half_away_from_zero_and_clamps():

@@ -24,39 +24,24 @@ HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
 
 
 def read_export(export_dir: Path) -> tuple[Path, dict]:
-    """The .tflite to bench and the manifest (empty if none); checks every listed artifact's sha256."""
+    """The .tflite to bench and the checked export: THE artifact check verify uses (edgeppg.verify.artifacts):
+    a schema-valid manifest, every listed artifact's sha256, student_int8.tflite listed, and the model parsed in a
+    child process first. A folder verify refuses, bench refuses, with the same line."""
+    from edgeppg.verify.artifacts import TFLITE, verify_artifacts
+
     if not export_dir.is_dir():
         raise EdgePPGError(f"export dir not found: {export_dir}")
-    manifest = {}
-    mpath = export_dir / "manifest.json"
-    if mpath.is_file():
-        try:
-            manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as exc:
-            raise EdgePPGError(f"{mpath} is not valid JSON: {exc}") from exc
-        for name, art in (manifest.get("artifacts") or {}).items():
-            path = export_dir / art.get("path", name)
-            want = art.get("sha256")
-            if want and path.is_file() and sha256_file(path) != want:
-                raise EdgePPGError(f"{path.name}: sha256 differs from manifest.json (file changed after export?)")
-    cands = [export_dir / n for n in (manifest.get("artifacts") or {}) if n.endswith(".tflite")]
-    cands = [c for c in cands if c.is_file()] or sorted(export_dir.glob("*int8*.tflite")) or sorted(export_dir.glob("*.tflite"))
-    if not cands:
-        raise EdgePPGError(f"no .tflite model in {export_dir} (expected student_int8.tflite from `edgeppg export`)")
-    pref = [c for c in cands if c.name == "student_int8.tflite"]
-    return (pref or cands)[0], manifest
+    ed = verify_artifacts(export_dir, need=(TFLITE,))
+    return ed.file(TFLITE), ed
 
 
 def _find_heldout(export_dir: Path, manifest: dict) -> Path | None:
-    keys = ("heldout", "test_set", "test", "holdout")
-    for k in keys:  # a manifest pointer wins: {"heldout": "test.npz"} or {"heldout": {"path": ...}}
-        v = manifest.get(k)
-        if isinstance(v, dict):
-            v = v.get("path")
-        if isinstance(v, str) and (export_dir / v).is_file():
-            return export_dir / v
-    for name in HELDOUT_NAMES:
-        if (export_dir / name).is_file():
+    """Held-out windows: only a file the manifest lists as an artifact (so its sha256 was checked)."""
+    listed = manifest.get("artifacts") or {}
+    held = manifest.get("heldout")
+    names = ([held["file"]] if isinstance(held, dict) and isinstance(held.get("file"), str) else []) + list(HELDOUT_NAMES)
+    for name in names:
+        if name in listed and (export_dir / name).is_file():
             return export_dir / name
     return None
 
@@ -87,12 +72,24 @@ def load_windows(export_dir: Path, manifest: dict, tflite: Path, n: int, seed: i
     scale, zp = float(t.s) if t.scale.size else 0.0, t.zp
     held = _find_heldout(export_dir, manifest)
     if held is not None:
-        with np.load(held, allow_pickle=False) as z:
-            key = next((k for k in ("x", "windows", "X", "inputs") if k in z.files), None)
-            key = key or next((k for k in z.files if z[k].ndim >= 2), None)
-            if key is None:
-                raise EdgePPGError(f"{held} has no window array (expected key 'x')")
-            arr = z[key]
+        from edgeppg.io import load_npz
+
+        try:
+            z = load_npz(held)
+        except EdgePPGError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a corrupt archive is one line, not a zipfile traceback
+            raise EdgePPGError(f"{held} is not a readable .npz ({type(exc).__name__}); re-run `edgeppg export`") from None
+        key = next((k for k in ("x", "windows", "X", "inputs") if k in z), None)
+        key = key or next((k for k in sorted(z) if z[k].ndim >= 2), None)
+        if key is None:
+            raise EdgePPGError(f"{held} has no window array (expected key 'x')")
+        arr = z[key]
+        if arr.dtype.kind not in "fiu":
+            raise EdgePPGError(f"{held}: array {key!r} is {arr.dtype}, not numeric")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise EdgePPGError(f"{held}: array {key!r} holds NaN/Inf samples; held-out windows must be finite "
+                               "(re-run `edgeppg export`)")
         x = _to_model_input(arr, t.shape, scale, zp)
         if n and len(x) > n:
             x = x[:n]
@@ -130,13 +127,20 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
     """Generate + build + run + compare against TFLM; writes and returns out_dir/bench.json."""
     if target not in BENCH_TARGETS:
         raise EdgePPGError(f"unknown bench target {target!r}; valid: {', '.join(BENCH_TARGETS)}")
+    from edgeppg.outdir import check_writable
+
     export_dir, out_dir = Path(export_dir), Path(out_dir)
+    check_writable(out_dir, "--out")
     require_tools(*tools_for(target))
-    tflite, manifest = read_export(export_dir)
+    tflite, ed = read_export(export_dir)
+    manifest = ed.manifest
     t0 = time.monotonic()
     gate = quality_gate_spec(manifest)
     gen = write_model(tflite, out_dir / "build" / "model", model_name=(manifest.get("model") or {}).get("name"),
                       gate=gate)
+    if gate is not None and gate[0] >= len(gen.output_bytes):
+        raise EdgePPGError(f"manifest output 'rhythm' has index {gate[0]} but the model has {len(gen.output_bytes)} "
+                           "outputs; re-run `edgeppg export`")
     exe = build(out_dir / "build" / "model", target, out_dir / "build" / target,
                 opt=optimized if target != "host" else None)
     x, win_info = load_windows(export_dir, manifest, tflite, windows, seed)
@@ -215,6 +219,11 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         result["details"]["host"] = {"ns_per_inference": timing["min"], "ns_median_of_3": _typical(timing),
                                      "note": "host wall time (CLOCK_MONOTONIC), not cycles; "
                                              "cycles_per_inference needs a board (generic-cm port, DWT CYCCNT)"}
+    from edgeppg.seal import seal
+
+    # bound to what it measured and sealed: verify/check use these figures only for exactly this export
+    result["binding"] = {"manifest_sha256": ed.manifest_sha256, "tflite_sha256": ed.artifact_sha256[tflite.name]}
+    result = seal(result)
     atomic_write_json(out_dir / "bench.json", result)
     if mismatches:
         raise CheckFailed(f"{mismatches}/{len(x)} windows differ from TFLM (first: {first_bad}); see {out_dir / 'bench.json'}")

@@ -71,7 +71,7 @@ def make_test_export(out_dir: str | os.PathLike, preset: str = "s12k", seed: int
         arts["test.npz"] = {"bytes": (out / "test.npz").stat().st_size, "sha256": sha256_file(out / "test.npz")}
     atomic_write_json(out / "manifest.json", {
         "schema": "edgeppg.manifest/1",
-        "model": {"name": spec.name, "params": spec.params(), "macs": spec.macs()},
+        "model": {"name": spec.name, "params": spec.params(), "macs": spec.macs(), "student": spec.to_json()},
         "input": {"name": "ppg", "shape": [1, spec.samples, spec.in_channels], "dtype": "int8"},
         "artifacts": arts,
         "note": "stand-in test export (random seeded weights) from edgeppg.bench.testmodel",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
+from edgeppg.cli.options import writable_out
+
 
 @click.command("bench")
 @click.argument("export_dir", type=click.Path(file_okay=False, path_type=str))
 @click.option("--target", type=click.Choice(["host", "qemu-m4", "qemu-m33"]), default="qemu-m4", show_default=True,
               help="host: gcc build, wall time; qemu-*: Cortex-M firmware under QEMU -icount (instruction counts).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str),
+@click.option("--out", "out_dir", callback=writable_out, required=True, type=click.Path(file_okay=False, path_type=str),
               help="Run folder: bench.json, generated model and build dirs.")
 @click.option("--windows", default=100, show_default=True, type=click.IntRange(1, 100000),
               help="Held-out windows to compare with TFLM (random seeded int8 when the export has none).")

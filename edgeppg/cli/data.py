@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from edgeppg.cli.options import finite_range, writable_out
+
 
 @click.group()
 def data():
@@ -13,14 +15,15 @@ def data():
 
 
 @data.command()
-@click.option("--n", "n", type=click.IntRange(min=1), default=2000, show_default=True, help="paired windows")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="corpus directory to write")
-@click.option("--window-s", type=float, default=8.0, show_default=True)
-@click.option("--fs-ecg", type=float, default=250.0, show_default=True)
-@click.option("--fs-ppg", type=float, default=64.0, show_default=True)
-@click.option("--records", type=click.IntRange(min=1), default=None, help="spread windows over this many records")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--n", "n", type=click.IntRange(min=1, max=1_000_000), default=2000, show_default=True,
+              help="paired windows (at most 10^6)")
+@click.option("--seed", type=click.IntRange(min=0, max=2**32 - 1), default=1, show_default=True)
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="corpus directory to write")
+@click.option("--window-s", type=float, default=8.0, show_default=True, callback=finite_range(0, 3600))
+@click.option("--fs-ecg", type=float, default=250.0, show_default=True, callback=finite_range(0, 10_000))
+@click.option("--fs-ppg", type=float, default=64.0, show_default=True, callback=finite_range(0, 10_000))
+@click.option("--records", type=click.IntRange(min=1, max=1_000_000), default=None, help="spread windows over this many records")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=1, show_default=True,
               help="processes (output is byte-identical for any value)")
 def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
     """Generate a paired synthetic ECG/PPG corpus (ecg.npz, ppg.npz, corpus.json) in OUT."""
@@ -39,14 +42,14 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
 @data.command(name="import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
-@click.option("--fs", "fs_hz", type=float, default=None, help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(0, 100_000), help="sampling rate in Hz (CSV/NPZ without one)")
 @click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
 @click.option("--modality", type=click.Choice(["ppg", "ecg"]), default=None)
-@click.option("--window-s", type=float, default=8.0, show_default=True)
-@click.option("--hop-s", type=float, default=None, help="default: the window length (DaLiA: 2 s)")
-@click.option("--resample", "resample_hz", type=float, default=None,
+@click.option("--window-s", type=float, default=8.0, show_default=True, callback=finite_range(0, 3600))
+@click.option("--hop-s", type=float, default=None, callback=finite_range(0, 3600), help="default: the window length (DaLiA: 2 s)")
+@click.option("--resample", "resample_hz", type=float, default=None, callback=finite_range(0, 100_000),
               help="also resample to this rate and z-score per window (what the model sees)")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="directory for windows.npz")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="directory for windows.npz")
 def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, out):
     """Read a recording (WFDB, PPG-DaLiA pickle, CSV, NPZ) and write OUT/windows.npz."""
     from edgeppg.data.readers import import_recording
@@ -82,7 +85,7 @@ def catalog():
 
 
 @data.command()
-@click.option("--n", "n", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--n", "n", type=click.IntRange(min=1, max=1_000_000), default=2000, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,

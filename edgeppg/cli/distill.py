@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import config_options, config_overrides
+from edgeppg.cli.options import config_options, config_overrides, writable_out
 from edgeppg.errors import EdgePPGError
 
 
@@ -40,7 +40,7 @@ def distill_overrides(sets, student: str | None, seeds: str | None) -> dict:
 @click.option("--student", default=None, help="Student preset (s2k, s4k, s5k, s12k, s25k, s50k); default from the config.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Corpus directory (`edgeppg data synth`); default: synthesise one from the config into OUT/data.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder for student + metrics.json.")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Run folder for student + metrics.json.")
 @click.option("--seeds", default=None, help="Comma-separated student seeds, e.g. 0,1,2 (mean/std reported).")
 def distill(preset, config_path, sets, teacher, student, data_dir, out, seeds):
     """Distil a teacher into a microcontroller-sized student; compare with the same student without KD.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import config_options
+from edgeppg.cli.options import config_options, writable_out
 
 
 @click.group()
@@ -19,7 +19,7 @@ def experiment():
 @click.option("--teacher", required=True, help="Teacher checkpoint (.safetensors from `edgeppg finetune`) or shipped name.")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Corpus directory; default: synthesise one from the config into OUT/data.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for distill.json and distill.png.")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Folder for distill.json and distill.png.")
 @click.option("--presets", default="s2k,s4k,s5k,s12k,s25k", show_default=True, help="Comma-separated student presets.")
 @click.option("--seeds", default=None, help="Comma-separated seeds (default: the config's distill.seeds).")
 def distill_sweep_cmd(preset, config_path, sets, teacher, data_dir, out, presets, seeds):
@@ -47,7 +47,7 @@ def distill_sweep_cmd(preset, config_path, sets, teacher, data_dir, out, presets
 @click.option("--init", default=None, help="Pretrained checkpoint name or path (default: the config's finetune.init).")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="Corpus directory; default: synthesise one from the config into OUT/data.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for transfer.json/.md/.png and runs/.")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Folder for transfer.json/.md/.png and runs/.")
 @click.option("--budgets", default="100,300,1000,3000", show_default=True, help="Comma-separated labelled-window budgets.")
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds (labelled subset + init + order).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs for every run (finetune.fit.epochs).")

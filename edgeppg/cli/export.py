@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import config_options, config_overrides
+from edgeppg.cli.options import config_options, config_overrides, writable_out
 
 
 @click.command()
 @click.option("--student", "student", type=click.Path(path_type=Path), required=True,
               help="Student checkpoint (.safetensors with its .json sidecar).")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Export folder (replaced whole on success).")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Export folder (replaced whole on success).")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
               help="PPG corpus dir for calibration (train split) and parity (test split); default: the one the checkpoint records.")
 @click.option("--qat", is_flag=True, default=None, help="If post-training int8 misses a tolerance, run a short quantization-aware fine-tune.")

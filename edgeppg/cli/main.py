@@ -64,21 +64,48 @@ def cli():
     """
 
 
+MAX_ERROR_CHARS = 600  # a hostile input (a 10^6-column CSV header) must not turn one line into megabytes
+
+
+def one_line(msg: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """Whitespace (newlines included) collapsed and the text cut to `limit` characters, saying how much was cut."""
+    msg = " ".join(str(msg).split())
+    return msg if len(msg) <= limit else msg[:limit] + f"… [{len(msg) - limit} more characters]"
+
+
+def _os_error(exc: OSError) -> str:
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return f"{exc.strerror or type(exc).__name__}{where}; check the path, its permissions and the free disk space"
+
+
 def main(argv=None) -> int:
-    """Run the CLI; EdgePPGError becomes one line on stderr and its exit code (2 input, 1 failed check)."""
+    """Run the CLI; EdgePPGError becomes one line on stderr and its exit code (2 input, 1 failed check).
+
+    Environment failures a user can fix (a read-only or full disk, memory exhausted, input nested too deep)
+    are reported the same way, as one line with exit 2, never as a traceback."""
     try:
         cli.main(args=argv, prog_name="edgeppg", standalone_mode=False)
     except EdgePPGError as exc:
-        click.echo(f"edgeppg: error: {exc}", err=True)
+        click.echo(f"edgeppg: error: {one_line(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("edgeppg: interrupted", err=True)
         return 130
     except click.ClickException as exc:
+        exc.message = one_line(exc.message)
         exc.show()
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except OSError as exc:
+        click.echo(f"edgeppg: error: {one_line(_os_error(exc))}", err=True)
+        return 2
+    except MemoryError:
+        click.echo("edgeppg: error: out of memory; the input is larger than this machine can hold", err=True)
+        return 2
+    except RecursionError:
+        click.echo("edgeppg: error: an input is nested too deeply to read", err=True)
+        return 2
     return 0
 
 

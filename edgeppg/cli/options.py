@@ -35,3 +35,25 @@ def config_options(f):
     f = click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML file layered over the preset.")(f)
     f = click.option("--preset", type=click.Choice(PRESETS), default="default", show_default=True, help="Built-in size preset.")(f)
     return f
+
+
+def writable_out(ctx, param, value):
+    """click callback for --out: refuse an existing file or an unwritable place before any work starts."""
+    if value is not None:
+        from edgeppg.outdir import check_writable
+
+        check_writable(value, f"--{param.name.replace('_', '-')}" if param.name not in ("out", "out_dir") else "--out")
+    return value
+
+
+def finite_range(lo: float, hi: float):
+    """click callback: a float option must be finite and in (lo, hi] (click's FloatRange lets NaN through)."""
+    import math
+
+    def check(ctx, param, value):
+        if value is None:
+            return value
+        if not math.isfinite(value) or not lo < value <= hi:
+            raise EdgePPGError(f"--{param.name.replace('_', '-')} must be a finite number in ({lo:g}, {hi:g}], got {value}")
+        return value
+    return check

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import config_options, config_overrides
+from edgeppg.cli.options import config_options, config_overrides, writable_out
 from edgeppg.config import load_config, to_dict
 
 
 @click.command()
 @config_options
-@click.option("--out", type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True, help="Run folder.")
+@click.option("--out", callback=writable_out, type=click.Path(path_type=Path), default=Path("runs/demo"), show_default=True, help="Run folder.")
 @click.option("--quiet", is_flag=True, help="Only the final summary line.")
 @click.option("--json-logs", is_flag=True, help="One JSON object per event on stdout (for CI).")
 def run(preset, config_path, sets, out, quiet, json_logs):
@@ -23,9 +23,14 @@ def run(preset, config_path, sets, out, quiet, json_logs):
     from the last finished stage (and the last epoch inside training). Writes RUN/report.md,
     RUN/report.html and RUN/summary.json. Exit 1 when the budget check fails.
     """
-    from edgeppg.pipeline.run import run_pipeline
+    from edgeppg.outdir import claim
+    from edgeppg.pipeline.run import resolve_budget, run_pipeline
+    from edgeppg.verify.budget import load_budget
 
     cfg = load_config(preset, config_path, config_overrides(sets))
+    load_budget(resolve_budget(cfg.budget))  # a bad budget is refused before hours of training, not after
+    # the run folder is edgeppg's (marker), empty, or a run folder from before markers; else refused untouched
+    claim(out, "run", "--out", legacy=lambda d: (d / ".stages").is_dir() and (d / "config.json").is_file())
     result = run_pipeline(cfg, out, quiet=quiet, json_logs=json_logs)
     if not result.passed:
         sys.exit(1)

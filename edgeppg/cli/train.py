@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import config_options, config_overrides
+from edgeppg.cli.options import config_options, config_overrides, writable_out
 from edgeppg.config import load_config, merge
 
 
@@ -42,7 +42,7 @@ def _common(f):
     f = click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs (fit.epochs).")(f)
     f = click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
                      help="Corpus folder from `edgeppg data synth` (default: synthesise one into OUT/data).")(f)
-    f = click.option("--out", type=click.Path(path_type=Path), required=True, help="Run folder.")(f)
+    f = click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Run folder.")(f)
     return config_options(f)
 
 

@@ -202,6 +202,32 @@ def load_wfdb(record_path: str | Path, channel: int | str | None = None, ann_ext
 
 # ------------------------------------------------------------------ PPG-DaLiA
 
+class _PickledNDArray:
+    """Stands for numpy.ndarray inside a pickle: only `_reconstruct` may use it (calling it allocates nothing)."""
+
+    def __new__(cls, *args, **kwargs):
+        raise pickle.UnpicklingError("refusing to call numpy.ndarray(...) from a pickle (arrays come via _reconstruct)")
+
+
+_PICKLE_RECONSTRUCT_BYTES = 1 << 16  # numpy pickles call _reconstruct(ndarray, (0,), b'b'); the data comes in BUILD
+
+
+def _bounded_reconstruct(reconstruct):
+    def rebuild(subtype, shape, dtype):
+        if subtype is not _PickledNDArray:
+            raise pickle.UnpicklingError("refusing _reconstruct of anything but a plain numpy array")
+        try:
+            dt = np.dtype(dtype)
+            n = int(np.prod(shape, dtype=object)) * max(dt.itemsize, 1)
+        except (TypeError, ValueError) as exc:
+            raise pickle.UnpicklingError(f"bad array header in pickle ({exc})") from None
+        if n > _PICKLE_RECONSTRUCT_BYTES:
+            raise pickle.UnpicklingError(f"refusing a pickled array that asks for {n} bytes before its data "
+                                         "(a memory bomb, not a numpy pickle)")
+        return reconstruct(np.ndarray, shape, dtype)
+    return rebuild
+
+
 class _SafeUnpickler(pickle.Unpickler):
     """Only what numpy arrays and plain containers need; any other class in the pickle is refused."""
 
@@ -228,7 +254,7 @@ class _SafeUnpickler(pickle.Unpickler):
             if name == "_frombuffer":
                 from numpy._core.numeric import _frombuffer
                 return _frombuffer
-            return {"ndarray": np.ndarray, "dtype": np.dtype, "_reconstruct": ma._reconstruct,
+            return {"ndarray": _PickledNDArray, "dtype": np.dtype, "_reconstruct": _bounded_reconstruct(ma._reconstruct),
                     "scalar": ma.scalar}[name]
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays and plain containers)")
 
@@ -333,11 +359,19 @@ def load_csv(path: str | Path, fs_hz: float | None = None, column: int | str | N
     path = Path(path)
     if not path.is_file():
         raise _missing(path, "CSV file")
+    if path.stat().st_size > 1 << 30:
+        raise EdgePPGError(f"{path} is over 1 GiB; split the recording before importing")
     try:
         text = path.read_text(errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
         raise EdgePPGError(f"{path} is not a text CSV ({exc.__class__.__name__}); export the signal as CSV") from None
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit
+        raise EdgePPGError(f"{path} is not a readable CSV ({str(exc)[:120]}); export one sample per row") from None
+    if rows and max(len(r) for r in rows) > 1024:
+        raise EdgePPGError(f"{path} has rows of up to {max(len(r) for r in rows)} columns (limit 1024); "
+                           "export the signal with one sample per row")
     if not rows:
         raise EdgePPGError(f"{path} is empty; export the signal with one sample per row")
 
@@ -388,9 +422,12 @@ def load_npz_signal(path: str | Path, fs_hz: float | None = None, key: str | Non
     path = Path(path)
     if not path.is_file():
         raise _missing(path, "NPZ file")
+    from edgeppg.io import load_npz as load_bounded_npz
+
     try:
-        with np.load(path, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        d = load_bounded_npz(path)  # sizes checked before anything is inflated
+    except EdgePPGError:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise EdgePPGError(f"{path} is not a readable .npz ({exc.__class__.__name__}); save it with numpy.savez") from None
     if "header" in d and "beat_ptr" in d:
@@ -398,7 +435,10 @@ def load_npz_signal(path: str | Path, fs_hz: float | None = None, key: str | Non
     if fs_hz is None:
         for k in ("fs_hz", "fs"):
             if k in d:
-                fs_hz = float(np.asarray(d[k]).reshape(-1)[0]) if np.asarray(d[k]).size else None
+                try:
+                    fs_hz = float(np.asarray(d[k]).reshape(-1)[0]) if np.asarray(d[k]).size else None
+                except (TypeError, ValueError):
+                    raise EdgePPGError(f"{path}: {k} must be a number, got {str(d[k])[:40]!r}") from None
                 break
     if key is None:
         cand = [k for k in _SIGNAL_KEYS if k in d] or [k for k in d if k not in ("fs_hz", "fs", "beats", "peaks")]

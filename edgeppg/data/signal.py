@@ -125,6 +125,10 @@ def validate_recording(x: np.ndarray, fs, min_seconds: float, name: str = "recor
             f"{name}: contains {int(bad.sum())} NaN/Inf samples (first at {first / fs:.2f} s); "
             "interpolate or cut them out before importing"
         )
+    big = float(np.abs(arr).max())
+    if big > 1e30:  # windows are float32 (max 3.4e38): larger samples would turn into Inf after this check
+        raise EdgePPGError(f"{name}: has samples up to {big:.3g}, beyond the float32 range edgeppg stores windows in; "
+                           "rescale the signal before importing")
     seconds = arr.shape[1] / fs
     if seconds < min_seconds:
         raise EdgePPGError(

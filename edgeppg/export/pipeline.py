@@ -224,16 +224,39 @@ def _recover(out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(old, out)
+    import re
+
+    mkdtemp_name = re.compile(rf"\.{re.escape(out.name)}\.[A-Za-z0-9_]{{6,16}}\.tmp")
     for stale in out.parent.glob(f".{out.name}.*.tmp"):  # staging folders of killed exports (mkdtemp names)
-        if stale.is_dir():
+        if stale.is_dir() and mkdtemp_name.fullmatch(stale.name):
             shutil.rmtree(stale, ignore_errors=True)
 
 
+_OWN_EXTRA = {".edgeppg", "verify", "bench.json"}  # what edgeppg itself puts beside the FILES of an export
+
+
+def _is_legacy_export(out: Path) -> bool:
+    """An export folder written before the .edgeppg marker: edgeppg's manifest schema and only edgeppg's files."""
+    import json
+
+    try:
+        doc = json.loads((out / "manifest.json").read_text()[:1 << 20])
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (isinstance(doc, dict) and doc.get("schema") == "edgeppg.manifest/1"
+            and all(p.name in FILES or p.name in _OWN_EXTRA for p in out.iterdir()))
+
+
 def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise EdgePPGError(f"--out {out} exists and is not a directory; choose another path")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
-        raise EdgePPGError(f"--out {out} is a non-empty folder that is not an edgeppg export; choose a new or empty folder")
+    """Refuse before any work: --out is a file, unwritable, or a non-empty folder that is not an edgeppg export
+    (an export is replaced whole, so only a folder edgeppg made may be replaced)."""
+    from edgeppg.outdir import check_writable, has_marker, only_markers
+
+    check_writable(out, "--out")
+    if not out.is_dir() or only_markers(out) or has_marker(out) or _is_legacy_export(out):
+        return
+    raise EdgePPGError(f"--out {out} is a non-empty folder edgeppg did not create (no .edgeppg marker); an export "
+                       "replaces its folder whole, so choose a new or empty folder")
 
 
 def _write(folder: Path, name: str, b: Built, data: ExportData, parity: dict, ckpt, cfg: ExportConfig,
@@ -321,6 +344,9 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         manifest = _write(staging, name, b, data, parity, ckpt, cfg, quantization, soft)
+        from edgeppg.outdir import write_marker
+
+        write_marker(staging, "export")  # the next export may replace this folder; nothing else of the user's
         umask = os.umask(0)
         os.umask(umask)
         staging.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the export should look like any new folder

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from edgeppg.errors import EdgePPGError
 from edgeppg.faults import hold_point
 from edgeppg.io import atomic_write_json, dumps_json, sha256_file
+from edgeppg.outdir import MARKER, has_marker, write_marker
 
 STAGE_SCHEMA = "edgeppg.stage/1"
 
@@ -94,9 +96,14 @@ def _load_record(p: Path) -> dict | None:
         return None
     try:
         rec = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return rec if rec.get("schema") == STAGE_SCHEMA else None
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError):
+        return None  # truncated or foreign: the stage simply reruns
+    ok = (isinstance(rec, dict) and rec.get("schema") == STAGE_SCHEMA and isinstance(rec.get("config_sha256"), str)
+          and isinstance(rec.get("input_sha256"), dict) and isinstance(rec.get("outputs"), dict)
+          and all(isinstance(k, str) and isinstance(v, str) and ".." not in Path(k).parts and not Path(k).is_absolute()
+                  for k, v in rec["outputs"].items())
+          and isinstance(rec.get("metrics", {}), dict) and isinstance(rec.get("seconds", 0.0), (int, float)))
+    return rec if ok else None
 
 
 def _outputs_intact(stage_dir: Path, outputs: dict[str, str]) -> bool:
@@ -105,6 +112,14 @@ def _outputs_intact(stage_dir: Path, outputs: dict[str, str]) -> bool:
         if not p.is_file() or sha256_file(p) != sha:
             return False
     return True
+
+
+def _own_or_refuse(stage_dir: Path, attempted: bool) -> None:
+    """Only a folder edgeppg made (its marker, or an attempt record from before markers) may be wiped or reused."""
+    if has_marker(stage_dir) or attempted or (stage_dir.is_dir() and not any(stage_dir.iterdir())):
+        return
+    raise EdgePPGError(f"{stage_dir} exists but edgeppg did not create it (no {MARKER} marker); a run would delete "
+                       f"or overwrite it — move it away or choose another --out")
 
 
 def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Callable[[str], None]) -> StageRecord:
@@ -122,11 +137,18 @@ def run_stage(stage: Stage, run_dir: Path, done: dict[str, StageRecord], log: Ca
         return StageRecord(stage.name, stage_dir, cfg_sha, input_sha, rec["outputs"], rec.get("metrics", {}),
                            rec.get("seconds", 0.0), skipped=True)
     attempt = {"config_sha256": cfg_sha, "input_sha256": input_sha}
-    prev = json.loads(attempt_path.read_text()) if attempt_path.is_file() else None
+    try:
+        prev = json.loads(attempt_path.read_text()) if attempt_path.is_file() else None
+    except (ValueError, UnicodeDecodeError, RecursionError, OSError):
+        prev = None  # truncated attempt record: treat the folder as made from other inputs
     if stage_dir.exists() and prev != attempt:
+        _own_or_refuse(stage_dir, attempt_path.is_file())
         shutil.rmtree(stage_dir)  # made from other config/inputs: nothing in it can be reused
     record_path.unlink(missing_ok=True)
+    if stage_dir.exists():
+        _own_or_refuse(stage_dir, attempt_path.is_file())
     stage_dir.mkdir(parents=True, exist_ok=True)
+    write_marker(stage_dir, f"stage:{stage.name}")
     atomic_write_json(attempt_path, attempt)
     t0 = time.perf_counter()
     ctx = StageContext(stage.name, stage_dir, stage.config, {n: done[n] for n in stage.needs}, log)

@@ -91,10 +91,57 @@ def _sniff(path: Path, head: bytes) -> None:
         raise EdgePPGError(f"{path} is not a safetensors file (bad header); pass a checkpoint written by edgeppg")
 
 
+_FIX = "a checkpoint is <name>.safetensors + its <name>.json sidecar; restore both or re-train"
+MAX_WEIGHTS_BYTES = 512 << 20  # 128M fp32 values: far above any edgeppg model; bigger files are refused unread
+MAX_HEADER_BYTES = 16 << 20
+
+
+def _sidecar_schema():
+    from edgeppg.models.schema import ARCH_SCHEMAS
+    from edgeppg.schema import HEX64, Enum, Int, Json, Obj, Str
+
+    return Obj({"schema": Str(), "arch": Enum(*ARCH_SCHEMAS), "model_config": Obj({}),
+                "weights_sha256": Str(HEX64), "weights_file": Str(max_len=255), "params": Int(0, 10**10),
+                "weights_dtype": Enum("float32", "float16"), "input": Json(), "data": Json(), "metrics": Json()},
+               required=("arch", "model_config", "weights_sha256"))
+
+
 def read_meta(path: str | Path) -> dict:
+    """The sidecar, validated: types and ranges of every key a loader uses, and a bounded model size."""
+    from edgeppg.models.schema import ARCH_SCHEMAS, MAX_PARAMS, estimate_params
+    from edgeppg.schema import validate
+
     path = Path(path)
-    return read_json_doc(sidecar_path(path), SCHEMA, "checkpoint sidecar",
-                         "a checkpoint is <name>.safetensors + its <name>.json sidecar; restore both or re-train")
+    side = sidecar_path(path)
+    meta = read_json_doc(side, SCHEMA, "checkpoint sidecar", _FIX)
+    meta = validate(meta, _sidecar_schema(), f"checkpoint sidecar {side}", _FIX)
+    meta["model_config"] = validate(meta["model_config"], ARCH_SCHEMAS[meta["arch"]],
+                                    f"checkpoint sidecar {side} model_config", _FIX)
+    n = estimate_params(meta["arch"], meta["model_config"])
+    if n > MAX_PARAMS:
+        raise EdgePPGError(f"checkpoint sidecar {side} describes a model of about {n:,} parameters, over the "
+                           f"{MAX_PARAMS:,} limit; refusing to allocate it ({_FIX})")
+    return meta
+
+
+def _read_weights(path: Path) -> bytes:
+    """The .safetensors bytes, with size and header length checked before the file is read whole."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+            _sniff(path, head)
+            (n,) = struct.unpack("<Q", head[:8])
+            if n > MAX_HEADER_BYTES or 8 + n > size:
+                raise EdgePPGError(f"{path} declares a {n}-byte safetensors header in a {size}-byte file "
+                                   f"(limit {MAX_HEADER_BYTES}); the file is corrupt or hostile")
+            if size > MAX_WEIGHTS_BYTES:
+                raise EdgePPGError(f"{path} is {size} bytes, over the {MAX_WEIGHTS_BYTES}-byte limit for edgeppg "
+                                   "checkpoints; refusing to read it")
+            fh.seek(0)
+            return fh.read()
+    except OSError as exc:
+        raise EdgePPGError(f"checkpoint {path} cannot be read ({exc.strerror}); pass a readable .safetensors file") from None
 
 
 def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -102,8 +149,7 @@ def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
     if not path.is_file():
         raise EdgePPGError(f"checkpoint {path} not found; pass a .safetensors file written by edgeppg or a shipped name")
-    blob = path.read_bytes()
-    _sniff(path, blob[:16])
+    blob = _read_weights(path)
     meta = read_meta(path)
     actual = sha256_bytes(blob)
     if actual != meta.get("weights_sha256"):
@@ -122,7 +168,11 @@ def load_checkpoint(path: str | Path, expect_arch: str | None = None) -> Checkpo
     state, meta = load_state(path)
     if expect_arch and meta.get("arch") != expect_arch:
         raise EdgePPGError(f"{path} is a {meta.get('arch')!r} checkpoint, expected {expect_arch!r}")
-    model = build_from_config(meta["arch"], meta["model_config"])
+    try:
+        model = build_from_config(meta["arch"], meta["model_config"])
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise EdgePPGError(f"{path}: its sidecar's {meta['arch']} model_config cannot build a model "
+                           f"({type(exc).__name__}: {str(exc)[:120]}); the checkpoint is inconsistent") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

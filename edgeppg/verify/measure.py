@@ -50,28 +50,39 @@ def default_out_dir(export_dir: str | Path) -> Path:
 
 
 def freshness_key(ed: ExportDir, cfg: VerifyConfig) -> dict[str, Any]:
-    """What verify.json's figures depend on; a stored verify.json is reused only if this matches."""
+    """What verify.json's figures depend on: the manifest's and every artifact's sha256, bench.json, options."""
     bench = find_bench(ed.path)
-    return {"schema": VERIFY_SCHEMA, "manifest_sha256": ed.manifest_sha256,
+    return {"schema": VERIFY_SCHEMA, **ed.binding(),
             "bench_sha256": sha256_file(bench) if bench else None, "max_windows": cfg.max_windows}
 
 
 def load_fresh(ed: ExportDir, path: Path, cfg: VerifyConfig = VerifyConfig()) -> dict | None:
+    """A stored verify.json only if THIS machine's edgeppg wrote it (seal) for exactly these files; else None
+    (the caller re-measures). An edited figure, a hand-written file or one from another export never passes."""
+    from edgeppg.schema import read_json_file
+    from edgeppg.seal import is_sealed
+
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = read_json_file(path, "verify result", "")
+    except EdgePPGError:
         return None
-    return data if isinstance(data, dict) and data.get("inputs") == freshness_key(ed, cfg) else None
+    return data if is_sealed(data) and data.get("inputs") == freshness_key(ed, cfg) else None
 
 
 def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg: VerifyConfig = VerifyConfig(),
                   log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Check sha256s, then measure on the host and write verify.json + verify.md (+ PNG plots) into out_dir."""
     t0 = time.perf_counter()
+    from edgeppg.outdir import check_writable
+
+    out_given = Path(out_dir) if out_dir is not None else None
+    if out_given is not None:
+        check_writable(out_given, "--out")  # before any measuring
     ed = verify_artifacts(export_dir)  # before anything else touches the files
-    out = Path(out_dir) if out_dir is not None else default_out_dir(ed.path)
+    out = out_given if out_given is not None else default_out_dir(ed.path)
+    check_writable(out, "verify output folder")
     log(f"artifacts match manifest ({len(ed.manifest['artifacts'])} files)")
     model = ed.file(TFLITE).read_bytes()
     graph = read_graph(ed.file(TFLITE))
@@ -80,6 +91,11 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
         w = w.subset(np.arange(min(cfg.max_windows, len(w))))
     if len(w) == 0:
         raise EdgePPGError(f"{ed.file(HELDOUT)} holds no windows; re-run `edgeppg export` with a non-empty test split")
+    if not np.isfinite(w.x).all():
+        raise EdgePPGError(f"{ed.file(HELDOUT)} holds NaN/Inf samples in {int((~np.isfinite(w.x)).any(axis=(1, 2)).sum())} "
+                           f"windows; held-out windows must be finite ({_REEXPORT})")
+    if not ed.manifest.get("outputs"):
+        raise EdgePPGError(f"{ed.file('manifest.json')} lists no outputs, so nothing can be decoded; {_REEXPORT}")
 
     # TFLM: smallest arena first, then run every held-out window IN that arena (it must suffice for all).
     probe = TFLMRunner(model, max(64 << 10, 16 * len(model)))
@@ -106,7 +122,9 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
     ram_bytes = arena.arena_bytes + TFLM_RAM_OVERHEAD
     macs_manifest = int(ed.manifest.get("model", {}).get("macs") or 0)
     bench_path = find_bench(ed.path)
-    bench = load_bench(bench_path, macs_manifest or graph.macs) if bench_path else None
+    bench = load_bench(bench_path, macs_manifest or graph.macs, ed) if bench_path else None
+    if bench is not None and bench.get("ignored"):
+        log(f"ignoring {bench_path}: {bench['ignored']}")
     targets = target_estimates(graph.macs, flash["flash_bytes"], ram_bytes, bench)
     parity = _read_json(ed.file(PARITY)) if ed.has(PARITY) else None
     distill = _find_distill_metrics(ed, cfg)
@@ -136,7 +154,7 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
                  "cpus": os.cpu_count(), "threads": 1,
                  "note": "single-threaded, one window per call; shared CI hosts make these noisy"},
         "targets": targets,
-        "bench": ({"path": bench["path"], "sha256": bench["sha256"], "entries": bench["entries"]} if bench else None),
+        "bench": ({k: bench[k] for k in ("path", "sha256", "entries", "ignored") if k in bench} if bench else None),
         "metrics": metrics,
         "tflm_vs_litert_ref_max_lsb": max_lsb,
         "tflm_vs_litert_ref": {"max_lsb": max_lsb, "windows_differing": int(differ.sum()), "windows": len(q),
@@ -150,6 +168,9 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
     out.mkdir(parents=True, exist_ok=True)
     result["plots"] = _plots(out, w, decoded, specs, result, cfg) if cfg.plots else {}
     result["seconds"] = round(time.perf_counter() - t0, 2)
+    from edgeppg.seal import seal
+
+    result = seal(result)  # check reuses it only while this seal and its inputs binding hold
     atomic_write_json(out / VERIFY_JSON, result)
     atomic_write_text(out / "verify.md", render_markdown(result))
     result["out_dir"] = str(out)
@@ -169,11 +190,24 @@ def _host_latency(ed: ExportDir, q1: np.ndarray, x1: np.ndarray, tflm: TFLMRunne
     return out
 
 
+_REEXPORT = "re-run `edgeppg export`"
+
+
+def _metrics_schema():
+    from edgeppg.schema import Float, Maybe, Obj
+
+    return Obj({k: Maybe(Float()) for k in ("rhythm_macro_f1", "hr_mae_bpm", "rr_mae_bpm")})
+
+
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgePPGError(f"{path} is not valid JSON ({exc}); re-run `edgeppg export`") from None
+    """parity.json, with the keys verify computes with typed (an artifact, but only as honest as the manifest)."""
+    from edgeppg.schema import Int, Maybe, Obj, read_json_file, validate
+
+    doc = read_json_file(path, "parity report", _REEXPORT)
+    m = _metrics_schema()
+    return validate(doc, Obj({"torch_fp32": m, "int8_tflite": m, "tflm_vs_litert_ref_mismatch":
+                              Obj({"explained_as_rounding_tie": Maybe(Int(0, 10**9))})}),
+                    f"parity report {path}", _REEXPORT)
 
 
 def _degradation(parity: dict | None) -> dict | None:
@@ -204,9 +238,16 @@ def _find_distill_metrics(ed: ExportDir, cfg: VerifyConfig) -> dict | None:
     for p in cands:
         if not p.is_file():
             continue
+        from edgeppg.schema import Int, Maybe, Obj, read_json_file, validate
+
         try:
-            d = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            d = read_json_file(p, "distill metrics", "pass the metrics.json `edgeppg distill` wrote")
+            d = validate(d, Obj({"teacher": _metrics_schema(), "student": _metrics_schema(),
+                                 "teacher_params": Maybe(Int(1, 10**10)), "student_params": Maybe(Int(1, 10**10))}),
+                         f"distill metrics {p}", "pass the metrics.json `edgeppg distill` wrote")
+        except EdgePPGError:
+            if cfg.distill_metrics:
+                raise
             d = None
         ok = isinstance(d, dict) and isinstance(d.get("teacher"), dict)
         same = ok and (d.get("student_params") in (None, params) or params is None)

@@ -82,28 +82,49 @@ def find_bench(export_dir: Path) -> Path | None:
     return None
 
 
-def load_bench(path: Path, macs: int) -> dict[str, Any]:
-    """Validated bench entries; refuses a measurement of a different model (its MACs disagree)."""
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EdgePPGError(f"{path} is not valid JSON ({exc}); re-run `edgeppg bench` or delete it") from None
+def _bench_schema():
+    from edgeppg.schema import Float, Int, Maybe, Obj, Str
+
+    return Obj({"target": Str(max_len=32), "instructions_per_inference": Int(1, 10**13), "macs": Int(0, 10**12),
+                "instructions_per_mac": Maybe(Float(0.0, 1e9))}, required=BENCH_KEYS)
+
+
+def load_bench(path: Path, macs: int, ed=None) -> dict[str, Any]:
+    """Validated bench entries that measured THIS export; refuses a measurement of a different model.
+
+    With `ed` (the checked export folder), the file counts only when this machine's `edgeppg bench` sealed it
+    (edgeppg.seal) for exactly this manifest and .tflite; otherwise it is returned as {"ignored": why} and the
+    latency figures fall back to the stated estimate, so a hand-written or edited bench.json gates nothing."""
+    from edgeppg.schema import read_json_file, validate
+    from edgeppg.seal import is_sealed
+
+    fix = "re-run `edgeppg bench` on this export or delete it"
+    data = read_json_file(path, "bench result", fix)
+    if ed is not None:
+        bound = data.get("binding") if isinstance(data, dict) else None
+        want = {"manifest_sha256": ed.manifest_sha256, "tflite_sha256": ed.artifact_sha256.get("student_int8.tflite")}
+        if not is_sealed(data):
+            return {"path": str(path), "ignored": "not sealed by this machine's `edgeppg bench` (hand-written, edited or "
+                                                  "copied); latency below is the estimate — " + fix}
+        if not isinstance(bound, dict) or {k: bound.get(k) for k in want} != want:
+            return {"path": str(path), "ignored": "it measured other files than this export's manifest and .tflite; " + fix}
     entries = data if isinstance(data, list) else data.get("results", [data]) if isinstance(data, dict) else None
-    if not entries or not all(isinstance(e, dict) for e in entries):
+    if not entries or not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise EdgePPGError(f"{path} holds no bench entries; expected keys {', '.join(BENCH_KEYS)}")
-    for e in entries:
+    for i, e in enumerate(entries[:16]):
         missing = [k for k in BENCH_KEYS if k not in e]
         if missing:
             raise EdgePPGError(f"{path} entry lacks {', '.join(missing)}; expected keys {', '.join(BENCH_KEYS)}")
+        validate(e, _bench_schema(), f"bench result {path} entry {i}", fix)
         if int(e["macs"]) != int(macs):
             raise EdgePPGError(f"{path} measured a model with {e['macs']} MACs but this export has {macs}; it belongs "
                                "to another model — re-run `edgeppg bench` on this export or delete it")
-    return {"path": str(path), "sha256": sha256_file(path), "entries": entries}
+    return {"path": str(path), "sha256": sha256_file(path), "entries": entries[:16]}
 
 
 def _bench_for(profile: DeviceProfile, bench: dict[str, Any] | None) -> dict[str, Any] | None:
     """Same-core measurement first; otherwise one from another Armv7E-M/Armv8-M DSP core (noted)."""
-    if not bench:
+    if not bench or not bench.get("entries"):
         return None
     short = profile.core.replace("cortex-", "")  # "m4" / "m33"
     same = [e for e in bench["entries"] if short in str(e["target"]).lower().replace("-", "").replace("cortex", "")]

@@ -102,7 +102,7 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     for h in DEFAULT_HEADS:
         s, z = qp(outs[order[h.name]])
         d = {"name": h.name, "index": order[h.name], "kind": h.kind, "dtype": "int8", "scale": s, "zero_point": z}
-        d.update({k: v for k, v in h.manifest().items() if k in ("labels", "unit", "decode")})
+        d.update({k: v for k, v in h.manifest().items() if k in ("n_out", "labels", "unit", "decode")})
         outputs.append(d)
 
     # parity: fp32 from the Keras model, int8 from LiteRT, both on the held-out windows (toy: untrained)
@@ -140,7 +140,7 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
     atomic_write_json(out / "manifest.json", {
         "schema": "edgeppg.manifest/1",
         "model": {"name": f"toy-{spec.name}", "params": spec.params(), "macs": spec.macs(),
-                  "source_checkpoint_sha256": sha256_bytes(b"toy")},
+                  "source_checkpoint_sha256": sha256_bytes(b"toy"), "student": spec.to_json()},
         "input": {"name": "ppg", "fs_hz": spec.fs_hz, "window_s": spec.samples / spec.fs_hz, "channels": spec.in_channels,
                   "shape": [1, spec.samples, spec.in_channels], "normalisation": {"kind": "zscore", "eps": 1e-6},
                   "polarity": "pulse-up", "dtype": "int8", "scale": s_in, "zero_point": z_in},
