@@ -129,6 +129,13 @@ def evaluate_real(models: Sequence[str | Path], opts: RealOptions = RealOptions(
         raise EdgePPGError("name at least one model: an export folder or a .safetensors checkpoint")
     if labels is not None and len(labels) != len(models):
         raise EdgePPGError(f"{len(labels)} labels for {len(models)} models")
+    if opts.estimators and opts.estimator_names:
+        from edgeppg.realppg.estimators import available_estimators
+
+        known = available_estimators()
+        bad = [n for n in opts.estimator_names if n not in known]
+        if bad:
+            raise EdgePPGError(f"unknown estimator {bad[0]!r}; valid estimators: {', '.join(known)}")
     predictors = [load_predictor(m, opts.runtime) for m in models]
     t0 = time.perf_counter()
     if sources is None:
@@ -144,8 +151,9 @@ def evaluate_real(models: Sequence[str | Path], opts: RealOptions = RealOptions(
     if not sources:
         result["status"] = SKIPPED_NOT_INSTALLED
         result["note"] = "no real PPG source is installed (make setup installs requirements-real.txt)"
-        for p in predictors:
-            result["models"].append({"label": _label(p.info, set()), **_model_json(p.info), "status": SKIPPED_NOT_INSTALLED})
+        for k, p in enumerate(predictors):
+            label = labels[k] if labels is not None else _label(p.info, set())
+            result["models"].append({"label": label, **_model_json(p.info), "status": SKIPPED_NOT_INSTALLED})
         return result
     result["status"] = "ok"
     result["scored_sources"] = [s.name for s in sources]

@@ -8,7 +8,7 @@ import pytest
 
 from edgeppg.cli.main import main
 
-STAGES = ["data", "teacher", "distill", "export", "bench", "verify", "check"]
+STAGES = ["data", "teacher", "distill", "export", "real", "bench", "verify", "check"]
 ARTIFACTS = ["student.onnx", "student_int8.onnx", "student_int8.tflite", "model_data.c", "model_data.h",
              "manifest.json", "parity.json", "heldout.npz"]
 
@@ -61,7 +61,7 @@ def test_config_change_reruns_only_downstream(smoke_run, tmp_path):
     cfg = load_config("smoke", overrides={"bench": {"windows": 10}})
     res = run_pipeline(cfg, copy, quiet=True)
     skipped = {n: r.skipped for n, r in res.records.items()}
-    assert skipped == {"data": True, "teacher": True, "distill": True, "export": True, "bench": False,
+    assert skipped == {"data": True, "teacher": True, "distill": True, "export": True, "real": True, "bench": False,
                        "verify": False, "check": False}
     assert res.summary["model"] == summary_before["model"]
 

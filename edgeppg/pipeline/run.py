@@ -143,7 +143,7 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
         result = evaluate_real(models, opts, labels=labels)
         write_real(result, ctx.dir, plot_label=REAL_STUDENT)
         out: dict[str, Any] = {"status": result["status"]}
-        for m in result["models"]:
+        for m in result["models"] if result["status"] == "ok" else []:
             o = m.get("overall") or {}
             for k in ("hr_mae_bpm", "coverage", "within_5bpm"):
                 out[f"{m['label'].replace('-', '_')}_{k}"] = o.get(k)

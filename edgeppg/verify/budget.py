@@ -215,6 +215,10 @@ def check_export(export_dir: str | Path, budget_path: str | Path, cfg: VerifyCon
     A [real] budget reads `real_figures` (real_json: where real.json is; default EXPORT_DIR/real/real.json)."""
     budget = load_budget(budget_path)  # a bad budget file is reported before any measuring
     ed = verify_artifacts(export_dir)  # a tampered export is refused even when verify.json is fresh
+    extra, real = {}, None
+    if any(item[0].startswith("real.") for item in budget.items):
+        real = real_figures(ed, real_json, log)  # a foreign/stale real.json is refused before any measuring
+        extra["real_json"] = real["path"]
     out = Path(out_dir) if out_dir is not None else default_out_dir(ed.path)
     vj = out / VERIFY_JSON
     verify = load_fresh(ed, vj, cfg)
@@ -223,10 +227,7 @@ def check_export(export_dir: str | Path, budget_path: str | Path, cfg: VerifyCon
         log(f"no fresh {vj}; running verify")
         verify_export(ed.path, out, cfg, log=log)
         verify = json.loads(vj.read_text())  # the same JSON view a stored verify.json gives
-    extra = {}
-    if any(item[0].startswith("real.") for item in budget.items):
-        real = real_figures(ed, real_json, log)
+    if real is not None:
         verify = dict(verify, real=real)
-        extra["real_json"] = real["path"]
     rows = evaluate(budget, verify)
     return CheckResult(all(r.ok for r in rows), rows, budget.path, str(ed.path), str(vj), reused, extra)
