@@ -8,13 +8,15 @@ APT_PKGS := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 PRESET ?= default
 OUT ?= runs/demo
 
-.PHONY: setup toolchain demo test smoke bench clean help peers
+.PHONY: setup toolchain demo test smoke bench fuzz hostile clean help peers
 
 help:
 	@echo "make demo   - set up, then run the whole pipeline on the built-in default ($(OUT))"
 	@echo "make test   - set up, then the whole pytest suite"
 	@echo "make setup  - .venv with pinned versions + ARM toolchain/QEMU (idempotent)"
 	@echo "make bench  - data generator and pipeline benchmarks (JSON in runs/bench)"
+	@echo "make fuzz   - long hypothesis run over manifests, sidecars, configs and model/array bytes"
+	@echo "make hostile - rerun issue 12's hostile attempts as subprocesses and print the table"
 	@echo "make peers  - optional published PPG HR models (KID-PPG, BeliefPPG) into .venv/peers for the real-PPG benchmark"
 
 # Pinned install: requirements.lock pins every package (torch CPU build); the project goes in --no-deps
@@ -62,6 +64,14 @@ test: setup
 
 bench: setup
 	$(BIN)/python tools/bench_data.py --out runs/bench/data.json
+
+# the same fuzz tests `make test` runs briefly, with many more examples (EDGEPPG_FUZZ_EXAMPLES per test)
+FUZZ_EXAMPLES ?= 400
+fuzz: setup
+	EDGEPPG_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz_hostile.py
+
+hostile: setup
+	$(BIN)/python tools/hostile_table.py --json runs/hostile.json
 
 clean:
 	rm -rf runs build firmware_harness/build .pytest_cache
