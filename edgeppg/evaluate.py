@@ -117,9 +117,9 @@ def score_model(predictor, sources: Sequence, label: str) -> ModelRun:
     return ModelRun(label, dict(predictor.info), rows, pairs)
 
 
-def evaluate_real(models: Sequence[str | Path], opts: RealOptions = RealOptions(), *, labels: Sequence[str] | None = None,
+def evaluate_real(models: Sequence, opts: RealOptions = RealOptions(), *, labels: Sequence[str] | None = None,
                   sources: Sequence | None = None, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Score every model (export folder or checkpoint) and the estimators on the real sources -> real.json dict.
+    """Score every model (export folder, checkpoint, or a loaded infer.Predictor) and the estimators on the real sources -> real.json dict.
 
     Models are loaded (and their sha256s checked) before any scoring, so a bad path costs nothing.
     With no real source installed the result says SKIPPED_NOT_INSTALLED and has no rows."""
@@ -136,7 +136,9 @@ def evaluate_real(models: Sequence[str | Path], opts: RealOptions = RealOptions(
         bad = [n for n in opts.estimator_names if n not in known]
         if bad:
             raise EdgePPGError(f"unknown estimator {bad[0]!r}; valid estimators: {', '.join(known)}")
-    predictors = [load_predictor(m, opts.runtime) for m in models]
+    from edgeppg.infer import Predictor
+
+    predictors = [m if isinstance(m, Predictor) else load_predictor(m, opts.runtime) for m in models]
     t0 = time.perf_counter()
     if sources is None:
         from edgeppg.realppg.sources import real_sources

@@ -423,9 +423,12 @@ def _reference_hr(rec, window_s: float, hop_s: float, fs: float) -> np.ndarray |
     return np.where((ref >= HR_PLAUSIBLE[0]) & (ref <= HR_PLAUSIBLE[1]), ref, np.nan)
 
 
-def load_predictor(path: str | Path, runtime: str = "litert") -> Predictor:
+def load_predictor(path: str | Path, runtime: str = "litert", pre: Preprocessing | None = None) -> Predictor:
     """An export folder (manifest + student_int8.tflite; sha256s checked) run by LiteRT or TFLM, or a
-    .safetensors checkpoint (fp32 torch, teacher or student; weights checked against the sidecar)."""
+    .safetensors checkpoint (fp32 torch, teacher or student; weights checked against the sidecar).
+
+    pre: checkpoints only, the preprocessing to use when the sidecar does not say (a training-internal
+    checkpoint, e.g. distill's per-run best.safetensors); a sidecar that names one always wins."""
     if runtime not in RUNTIMES:
         raise EdgePPGError(f"unknown runtime {runtime!r}; valid: {', '.join(RUNTIMES)}")
     path = Path(path)
@@ -446,10 +449,14 @@ def load_predictor(path: str | Path, runtime: str = "litert") -> Predictor:
 
         ck = load_checkpoint(path)
         spec = ck.meta.get("input") or {}
+        if not spec and pre is None:
+            raise EdgePPGError(f"{path}: its sidecar has no input spec (a training-internal checkpoint), so the "
+                               "preprocessing it was trained with is unknown; pass the stage's own checkpoint "
+                               "(teacher/teacher.safetensors, distill/student.safetensors) or an export folder")
         if spec.get("modality") not in (None, "ppg"):
             raise EdgePPGError(f"{path} is a {spec.get('modality')} model (input modality); predict runs PPG models "
                                "(a fine-tuned teacher or a student)")
-        pre = from_input_spec(spec)
+        pre = from_input_spec(spec) if spec or pre is None else pre
         cfg = ck.meta.get("model_config") or {}
         samples = int(cfg.get("samples", pre.samples))
         if samples != pre.samples:

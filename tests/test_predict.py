@@ -268,3 +268,22 @@ def test_out_in_a_read_only_folder_is_refused_before_any_work(toy_export, tmp_pa
         assert "not writable" in capsys.readouterr().err and not any(ro.iterdir())
     finally:
         ro.chmod(0o755)
+
+
+def test_checkpoint_without_input_spec_is_refused_unless_told(tmp_path, capsys):
+    """A training-internal checkpoint does not say how it was preprocessed: never guess z-score silently."""
+    import torch
+
+    from edgeppg.infer import load_predictor
+    from edgeppg.models.resnet1d import ResNet1d, resnet_config
+    from edgeppg.preprocess import Preprocessing
+    from edgeppg.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    ck = save_checkpoint(tmp_path / "best.safetensors", ResNet1d(resnet_config("resnet18", width=4)))
+    rec = write_csv(tmp_path / "r.csv", pulse_recording(seconds=10.0))
+    assert main(["predict", str(ck), str(rec), "--fs", "64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no input spec" in err[0]
+    p = load_predictor(ck, pre=Preprocessing())
+    assert p.pre.kind == "bandpass-zscore" and len(p.predict_recording(pulse_recording(seconds=10.0), FS)) == 2
