@@ -61,17 +61,20 @@ def _mutate(doc, path, value, delete):
     return doc
 
 
-def _snapshot(folder: Path) -> set[str]:
-    return {str(p) for p in folder.rglob("*")} if folder.is_dir() else set()
+def _snapshot(folder: Path, deep: bool = True) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {str(p) for p in (folder.rglob("*") if deep else folder.iterdir())}
 
 
 @contextlib.contextmanager
 def _guard(watch: list[Path], allowed: Path):
     """Fail on writes outside `allowed` in the watched folders, and on peak RSS over the limit."""
-    before = {w: _snapshot(w) for w in watch}
+    deep = {w: w != Path.cwd() for w in watch}  # the working folder (the repo) only at its top level
+    before = {w: _snapshot(w, deep[w]) for w in watch}
     yield
     for w in watch:
-        new = {p for p in _snapshot(w) - before[w] if not p.startswith(str(allowed))}
+        new = {p for p in _snapshot(w, deep[w]) - before[w] if not p.startswith(str(allowed))}
         assert not new, f"wrote outside the example folder: {sorted(new)[:5]}"
     peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024

@@ -23,16 +23,21 @@ BENCH_TARGETS = ("host", "qemu-m4", "qemu-m33")
 HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
 
 
-def read_export(export_dir: Path) -> tuple[Path, dict]:
-    """The .tflite to bench and the checked export: THE artifact check verify uses (edgeppg.verify.artifacts):
-    a schema-valid manifest, every listed artifact's sha256, student_int8.tflite listed, and the model parsed in a
-    child process first. A folder verify refuses, bench refuses, with the same line."""
+def checked_export(export_dir: Path):
+    """THE artifact check verify uses (edgeppg.verify.artifacts): a schema-valid manifest, every listed artifact's
+    sha256, student_int8.tflite listed, and the model parsed in a child process first. A folder verify refuses,
+    bench refuses, with the same line."""
     from edgeppg.verify.artifacts import TFLITE, verify_artifacts
 
-    if not export_dir.is_dir():
+    if not Path(export_dir).is_dir():
         raise EdgePPGError(f"export dir not found: {export_dir}")
-    ed = verify_artifacts(export_dir, need=(TFLITE,))
-    return ed.file(TFLITE), ed
+    return verify_artifacts(export_dir, need=(TFLITE,))
+
+
+def read_export(export_dir: Path) -> tuple[Path, dict]:
+    """The .tflite to bench and the manifest, after `checked_export`."""
+    ed = checked_export(Path(export_dir))
+    return ed.file("student_int8.tflite"), ed.manifest
 
 
 def _find_heldout(export_dir: Path, manifest: dict) -> Path | None:
@@ -132,8 +137,8 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
     export_dir, out_dir = Path(export_dir), Path(out_dir)
     check_writable(out_dir, "--out")
     require_tools(*tools_for(target))
-    tflite, ed = read_export(export_dir)
-    manifest = ed.manifest
+    ed = checked_export(export_dir)
+    tflite, manifest = ed.file("student_int8.tflite"), ed.manifest
     t0 = time.monotonic()
     gate = quality_gate_spec(manifest)
     gen = write_model(tflite, out_dir / "build" / "model", model_name=(manifest.get("model") or {}).get("name"),

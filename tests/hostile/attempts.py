@@ -45,6 +45,7 @@ class Attempt:
     forge: bool = False  # exit 0 means a forged gate passed
     bomb: bool = False  # report peak RSS
     needs: tuple[str, ...] = ()  # "toy" (a verified toy export), "ckpt" (a student checkpoint), "gcc"
+    recovers: bool = False  # the right answer is to carry on (exit 0) without a traceback, not to refuse
 
 
 @dataclass
@@ -467,7 +468,7 @@ ATTEMPTS: list[Attempt] = [
     Attempt("manifest output index = '0'", "manifest types", _manifest_edit(_set("outputs.0.index", "0")), needs=("toy",)),
     Attempt("manifest output scale = 'x'", "manifest types", _manifest_edit(_set("outputs.1.scale", "x")), needs=("toy",)),
     Attempt("manifest artifacts entry = 7", "manifest types",
-            _manifest_edit(_set("artifacts.parity.json", 7)), needs=("toy",)),
+            _manifest_edit(lambda m: m["artifacts"].__setitem__("parity.json", 7)), needs=("toy",)),
     Attempt("manifest artifact path ../../etc/passwd", "manifest types",
             _manifest_edit(lambda m: m["artifacts"].__setitem__("../../etc/passwd", {"sha256": "0" * 64})), needs=("toy",)),
     Attempt("manifest labels = {}", "manifest types", _manifest_edit(_set("outputs.0.labels", {})), needs=("toy",)),
@@ -530,7 +531,7 @@ ATTEMPTS: list[Attempt] = [
     Attempt("npz signal scaled to 1e300", "import",
             lambda c: ["data", "import", str(_npz(c, signal=1e300 * np.sin(np.arange(4096) / 5.0), fs_hz=64.0)),
                        "--out", str(c.root / "i")]),
-    Attempt("truncated stage records", "stage records", _truncated_stage_record),
+    Attempt("truncated stage records (stage reruns)", "stage records", _truncated_stage_record, recovers=True),
     Attempt("NaN held-out windows -> verify", "held-out", _nan_heldout("verify"), needs=("toy",)),
     Attempt("NaN held-out windows -> bench", "held-out", _nan_heldout("bench"), needs=("toy", "gcc")),
 ]
@@ -562,6 +563,8 @@ class Outcome:
 
     @property
     def clean(self) -> bool:
+        if self.attempt.recovers:
+            return self.rc == 0 and not (self.traceback or self.crash or self.executed or self.lost)
         lines = [ln for ln in self.stderr.splitlines() if ln.startswith("edgeppg: error:") or ln.startswith("Error:")]
         refused = self.rc in (1, 2) and bool(lines) and all(len(ln) <= 800 for ln in lines)
         return refused and not (self.traceback or self.crash or self.executed or self.lost)
@@ -609,7 +612,8 @@ def _judge(a: Attempt, ctx: Ctx, rc, err: str, tb: bool, secs: float, rss=None) 
 def run_subprocess(a: Attempt, root: Path, fx: dict, timeout: float = 600) -> Outcome:
     """`python -m edgeppg.cli.main ARGV` (or a library script), with exit signal and peak RSS (wait4)."""
     ctx, argv = _prepare(a, root, fx)
-    cmd = [PY, argv[1]] if argv[:1] == ["--python"] else [PY, "-m", "edgeppg.cli.main", *argv]
+    target = ["--script", argv[1]] if argv[:1] == ["--python"] else argv
+    cmd = [PY, "-c", _WRAP, str(root / "vmhwm.txt"), *target]
     t0 = time.perf_counter()
     with open(root / "stderr.txt", "wb") as ferr, open(root / "stdout.txt", "wb") as fout:
         proc = subprocess.Popen(cmd, stdout=fout, stderr=ferr, env=_env(root), cwd=root)
@@ -621,8 +625,35 @@ def run_subprocess(a: Attempt, root: Path, fx: dict, timeout: float = 600) -> Ou
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
     err_s = (root / "stderr.txt").read_bytes().decode(errors="replace")
+    try:
+        rss = int((root / "vmhwm.txt").read_text()) / 1024
+    except (OSError, ValueError):
+        rss = None  # killed before it could report
     return _judge(a, ctx, proc.returncode, err_s, "Traceback (most recent call last)" in err_s,
-                  time.perf_counter() - t0, usage.ru_maxrss / 1024)
+                  time.perf_counter() - t0, rss)
+
+
+# The child reports its own peak RSS (VmHWM of its post-exec address space; wait4's ru_maxrss would include
+# the pages it shared with this big parent at fork time).
+_WRAP = """import atexit, runpy, sys
+out = sys.argv[1]
+def report():
+    try:
+        with open('/proc/self/status') as fh:
+            hwm = [l.split()[1] for l in fh if l.startswith('VmHWM')][0]
+        with open(out, 'w') as fh:
+            fh.write(hwm)
+    except Exception:
+        pass
+atexit.register(report)
+if sys.argv[2] == '--script':
+    sys.argv = [sys.argv[3]]
+    runpy.run_path(sys.argv[0], run_name='__main__')
+else:
+    sys.argv = ['edgeppg'] + sys.argv[2:]
+    from edgeppg.cli.main import main
+    sys.exit(main())
+"""
 
 
 def run_in_process(a: Attempt, root: Path, fx: dict) -> Outcome:
