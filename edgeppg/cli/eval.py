@@ -9,8 +9,7 @@ import click
 
 @click.command(name="eval")
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--real", is_flag=True, required=True,
-              help="score on the installed real-PPG sources (the only benchmark eval runs so far; required)")
+@click.option("--real", is_flag=True, help="score on the installed real-PPG sources (the only benchmark eval runs so far; required)")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="folder for real.json / real.md (default: EXPORT_DIR/real for one export folder, else ./real)")
 @click.option("--estimators/--no-estimators", default=True, show_default=True,
@@ -29,7 +28,11 @@ def eval_(models, real, out, estimators, estimator_names, runtime, derived, max_
     model gives an HR), n, and the model's rhythm-class counts. Writes real.json (+ real.md and a
     Bland-Altman plot) stating the sources, licences and labelling rules.
     """
+    from edgeppg.errors import EdgePPGError
     from edgeppg.evaluate import RealOptions, eval_real, format_table, overall_table
+
+    if not real:
+        raise EdgePPGError("say which benchmark: --real (the real-PPG benchmark is the one eval runs so far)")
 
     opts = RealOptions(max_sources=max_sources, max_windows=max_windows, derived=derived, estimators=estimators,
                        estimator_names=tuple(estimator_names) or None, runtime=runtime)
