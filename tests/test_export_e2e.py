@@ -49,7 +49,7 @@ def test_export_writes_everything_and_is_deterministic(setup):
     root, ckpt, data = setup
     res = export_student(ckpt, root / "a", CFG, data=data)
     out = root / "a"
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES + (".edgeppg",))  # + the ownership marker
     man = json.loads((out / "manifest.json").read_text())
     par = json.loads((out / "parity.json").read_text())
     assert man["schema"] == "edgeppg.manifest/1" and man["allow_degradation"] is True

@@ -100,11 +100,12 @@ def run_cli(argv: list[str], tmp: Path) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def fx(tmp_path_factory):
+def fx(request, tmp_path_factory):
     pytest.importorskip("tensorflow")
     from tests.hostile.attempts import fixtures
 
-    return fixtures(tmp_path_factory.mktemp("fuzz_fixtures"))
+    # the verify/check tests' cached toy export (same builder and key): built once per machine
+    return fixtures(tmp_path_factory.mktemp("fuzz_fixtures"), request.config.cache.mkdir("edgeppg-verify-toy"))
 
 
 @pytest.fixture(autouse=True)
@@ -169,7 +170,7 @@ def test_fuzz_config(pairs, raw):
         run_cli(["config", "show", "--config", str(tmp / "c.toml")], tmp)
 
 
-@FAST
+@settings(FAST, max_examples=N or 8)
 @given(blob=st.binary(max_size=3000), prefix=st.sampled_from([b"", b"\x18\0\0\0TFL3", b"PK\x03\x04"]))
 def test_fuzz_model_and_array_bytes(fx, blob, prefix):
     from edgeppg.io import sha256_bytes

@@ -17,7 +17,7 @@ from tests.hostile.attempts import ATTEMPTS, available, fixtures, run_in_process
 def fx(request, tmp_path_factory):
     pytest.importorskip("tensorflow")
     root = tmp_path_factory.mktemp("hostile_fixtures")
-    return fixtures(root)
+    return fixtures(root, request.config.cache.mkdir("edgeppg-verify-toy"))
 
 
 @pytest.mark.parametrize("attempt", [a for a in ATTEMPTS if available(a)], ids=lambda a: a.name)

@@ -570,7 +570,7 @@ class Outcome:
         return refused and not (self.traceback or self.crash or self.executed or self.lost)
 
 
-def fixtures(root: Path) -> dict:
+def fixtures(root: Path, toy_cache: Path | None = None) -> dict:
     """A toy export (cached) and a small student checkpoint, shared by the attempts that need them."""
     from edgeppg.models.student import build_student, student_spec
     from edgeppg.train.checkpoint import save_checkpoint
@@ -580,7 +580,7 @@ def fixtures(root: Path) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     ckpt = save_checkpoint(root / "student.safetensors", build_student(student_spec("s2k")))
-    return {"toy": cached_toy_export(root / "toycache"), "ckpt": ckpt}
+    return {"toy": cached_toy_export(toy_cache or root / "toycache"), "ckpt": ckpt}
 
 
 def _env(root: Path) -> dict:
