@@ -3,7 +3,7 @@ firmware reference, and written into the export manifest so a device repeats it 
 
 Steps, for a recording at any rate:
   1. resample to `fs_hz` (host only: a device samples at fs_hz; polyphase FIR, `edgeppg.data.signal.resample`);
-  2. cut windows of `window_s` every `hop_s` (a window is the unit of inference);
+  2. cut windows of `window_s` every `hop_s` (a window is the unit of inference), samples as float32;
   3. per window and channel, when `bandpass_hz` is set: a Butterworth band-pass as a cascade of biquads
      (second-order sections, direct form II transposed, float64), run over the window preceded by a
      mirrored pre-roll of `pad` samples (x[pad], x[pad-1], ..., x[1]), with every section's state started
@@ -130,6 +130,7 @@ class Preprocessing:
     # ------------------------------------------------------------ manifest / sidecar
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "fs_hz": self.fs_hz, "window_s": self.window_s, "eps": self.eps,
+                             "samples": "float32 at fs_hz (the device's sample buffer; the host resamples to it first)",
                              "zscore": {"ddof": 0, "per": "window and channel", "precision": "float64"}}
         if self.bandpass_hz is not None:
             d["bandpass"] = {

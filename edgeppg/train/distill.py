@@ -353,16 +353,25 @@ def distill(cfg: DistillConfig, teacher_path: str | Path, data_dir: str | Path |
     metrics["seconds"] = dict(prep.seconds, train_students=round(t_train, 2),
                               total=round(time.perf_counter() - t_start, 2))
     data_info = dict(prep.data.info)
+    input_spec = {"fs_hz": data_info["fs_hz"], "window_s": data_info["window_s"], "channels": data_info["channels"],
+                  "preprocessing": data_info["preprocessing"]}
+    teacher_info = {"path": str(Path(prep.teacher.path).resolve()), "sha256": prep.teacher.sha256,
+                    "arch": prep.teacher.arch, "params": metrics["teacher_params"], "test": prep.teacher_test}
+
+    def student_info(run: StudentRun, kd: bool) -> dict:
+        return {"preset": spec.name, "seed": run.seed, "params": spec.params(), "macs": spec.macs(), "kd": kd,
+                "hr_mode": cfg.hr_mode, "labelled_windows": int(len(prep.labelled_idx))}
+
     student_path = save_checkpoint(
         out / "student.safetensors", best.model, train_config=dataclasses.asdict(cfg), metrics=best.test,
-        parent_sha256=prep.teacher.sha256,
-        input_spec={"fs_hz": data_info["fs_hz"], "window_s": data_info["window_s"], "channels": data_info["channels"],
-                    "preprocessing": data_info["preprocessing"]},
-        extra={"data": data_info, "teacher": {"path": str(Path(prep.teacher.path).resolve()), "sha256": prep.teacher.sha256,
-                                              "arch": prep.teacher.arch, "params": metrics["teacher_params"],
-                                              "test": prep.teacher_test},
-               "student": {"preset": spec.name, "seed": best.seed, "params": spec.params(), "macs": spec.macs(),
-                           "hr_mode": cfg.hr_mode, "labelled_windows": int(len(prep.labelled_idx))}})
+        parent_sha256=prep.teacher.sha256, input_spec=input_spec,
+        extra={"data": data_info, "teacher": teacher_info, "student": student_info(best, True)})
+    base = next((b for k, b in runs if k is best), None)
+    if base is not None:  # the control, loadable like any checkpoint (predict/eval compare it on real PPG)
+        metrics["student_no_kd_path"] = str(save_checkpoint(
+            out / "student_no_kd.safetensors", base.model, train_config=dataclasses.asdict(cfg), metrics=base.test,
+            parent_sha256=None, input_spec=input_spec,
+            extra={"data": data_info, "teacher": teacher_info, "student": student_info(base, False)}))
     metrics["student_path"] = str(student_path)
     metrics_path = atomic_write_json(out / "metrics.json", metrics)
     log(f"student {spec.name}: {_fmt(metrics['student'])}; no-KD {_fmt(metrics['student_no_kd'])}; "
