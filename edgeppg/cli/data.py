@@ -42,12 +42,12 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
 @data.command(name="import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
-@click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(0, 100_000), help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")), help="sampling rate in Hz (CSV/NPZ without one)")
 @click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
 @click.option("--modality", type=click.Choice(["ppg", "ecg"]), default=None)
 @click.option("--window-s", type=float, default=8.0, show_default=True, callback=finite_range(0, 3600))
 @click.option("--hop-s", type=float, default=None, callback=finite_range(0, 3600), help="default: the window length (DaLiA: 2 s)")
-@click.option("--resample", "resample_hz", type=float, default=None, callback=finite_range(0, 100_000),
+@click.option("--resample", "resample_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")),
               help="also resample to this rate and z-score per window (what the model sees)")
 @click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="directory for windows.npz")
 def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, out):

@@ -54,6 +54,8 @@ def finite_range(lo: float, hi: float):
         if value is None:
             return value
         if not math.isfinite(value) or not lo < value <= hi:
-            raise EdgePPGError(f"--{param.name.replace('_', '-')} must be a finite number in ({lo:g}, {hi:g}], got {value}")
+            opt = max(param.opts, key=len) if param.opts else f"--{param.name}"
+            rng = f" in ({lo:g}, {hi:g}]" if math.isfinite(hi) else f" > {lo:g}" if math.isfinite(lo) else ""
+            raise EdgePPGError(f"{opt} must be a finite number{rng}, got {value}")
         return value
     return check
