@@ -43,7 +43,7 @@ class FitConfig:
 class DataConfig:
     """The built-in corpus: paired synthetic ECG/PPG plus (optionally) real recordings from the catalog."""
 
-    n_windows: int = 6000
+    n_windows: int = 6000  # the default preset uses 12000: generator /2's sensor domain needs more
     seed: int = 1
     window_s: float = 8.0
     fs_ppg_hz: float = 64.0
@@ -79,12 +79,16 @@ class FinetuneConfig:
     # model-input band-pass (Hz) before the per-window z-score, written into every checkpoint and export
     # manifest (edgeppg/preprocess.py); () = z-score only. Real wrist PPG rides on wander many times the pulse.
     bandpass_hz: tuple[float, ...] = (0.5, 4.0)
+    # PPG teacher (and so student) heads. "rr" is left out: on PPG it predicted about a constant (MAE 4.27
+    # breaths/min against 4.22 for always saying the median), so shipping it would show a number that means nothing
+    heads: tuple[str, ...] = ("rhythm", "hr")
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=10))
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    student: str = "s5k"
+    # s12k: fits the nRF52840 budget (27 KB .tflite, ~9 ms) and reads real PPG far better than s5k (DESIGN §4)
+    student: str = "s12k"
     temperature: float = 4.0
     alpha: float = 0.7  # weight of the soft (teacher) term in the rhythm loss
     hr_mode: str = "regression"  # "regression" | "bins"
@@ -95,7 +99,7 @@ class DistillConfig:
     seeds: tuple[int, ...] = (0,)
     labels: Optional[int] = None  # labelled train windows the student may use (None: the teacher's budget from its sidecar, else all); the rest are teacher-only
     label_seed: int = 0  # which windows keep their labels (stratified, fixed across student seeds)
-    unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher
+    unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher (default preset: 6000)
     unlabelled_seed: int = 1001  # generator seed for those windows (differs from data.seed: new windows)
     cache_dir: Optional[str] = None  # also keep teacher outputs on disk here (keyed by teacher + data sha256)
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=30, lr=5e-3, batch_size=128))
@@ -262,6 +266,9 @@ def validate(obj, where: str = "") -> None:
     _check_ranges(obj, bad)
     if isinstance(obj, DataConfig) and obj.val_frac + obj.test_frac >= 0.9:
         bad("val_frac + test_frac", "leave too little training data (must be < 0.9)")
+    if isinstance(obj, FinetuneConfig):
+        from edgeppg.models.heads import heads_named
+        heads_named(obj.heads)
     if isinstance(obj, ExportConfig) and obj.name:
         check_model_name(obj.name, f"config key {where + '.' if where else ''}name:")
     if isinstance(obj, FitConfig) and obj.schedule not in ("onecycle", "cosine", "constant"):

@@ -45,11 +45,11 @@ def test_family_spans_2k_to_50k_and_default_fits_the_wearable_budget():
     assert params[0] < 3_000 and params[-1] > 50_000
     d = student_spec(DEFAULT_STUDENT)
     assert d.params() <= 20_000 and d.macs() <= 400_000  # ~0.4 M MACs ~ 20 ms on a 64 MHz Cortex-M4F
-    # >= 50x fewer (unfolded) parameters than the default teacher, a width-16 ResNet1d-18
+    # >= 20x fewer (unfolded) parameters than the default teacher, a width-16 ResNet1d-18 (s12k: ~22x)
     from edgeppg.models.resnet1d import build_resnet
 
     teacher = sum(p.numel() for p in build_resnet("resnet18", width=16).parameters())
-    assert teacher / sum(p.numel() for p in build_student(d).parameters()) >= 50
+    assert teacher / sum(p.numel() for p in build_student(d).parameters()) >= 20
 
 
 def test_unknown_preset_lists_valid_names():

@@ -1,4 +1,4 @@
-"""Regenerate the shipped default PPG student: models/ppg-student-s5k.{safetensors,json,md}.
+"""Regenerate the shipped default PPG student: models/ppg-student-<preset>.{safetensors,json,md}.
 
     .venv/bin/python tools/make_student.py                 # default preset: data -> teacher -> distill
 
@@ -6,7 +6,7 @@ Runs the `default` pipeline's first three stages (resumable, in --work), then co
 with a card. `.ci/run` exports this file and gates it with `edgeppg check` against
 examples/budget_nrf52840.toml, so a change that makes the shipped student too big, slow or inaccurate
 fails CI. The sidecar's local paths are dropped: pass the corpus to export explicitly
-(`edgeppg data synth --n 6000 --seed 1` regenerates it byte-identically; its sha256 is checked).
+(`edgeppg data synth --n 12000 --seed 1` regenerates it byte-identically; its sha256 is checked).
 """
 
 from __future__ import annotations
@@ -23,6 +23,25 @@ from edgeppg.config import load_config  # noqa: E402
 from edgeppg.io import atomic_write_json, atomic_write_text, sha256_file  # noqa: E402
 from edgeppg.pipeline.run import Logger, build_stages  # noqa: E402
 from edgeppg.pipeline.stages import run_stages  # noqa: E402
+
+
+def _pre_text(meta: dict) -> str:
+    pre = (meta.get("input") or {}).get("preprocessing") or {}
+    bp = pre.get("bandpass")
+    return (f"Butterworth band-pass {bp['low_hz']:g}-{bp['high_hz']:g} Hz (order {bp['order']}, per window) then z-score"
+            if bp else "per-window z-score")
+
+
+def real_section(student: Path, work: Path) -> str:
+    """The card's real-PPG figures: this student (fp32), its teacher and the no-KD control, beside the
+    classical estimators, on every installed labelled real source (`edgeppg eval --real`)."""
+    from edgeppg.evaluate import RealOptions, evaluate_real, markdown
+
+    models = [student, work / "teacher" / "teacher.safetensors", work / "distill" / "student_no_kd.safetensors"]
+    result = evaluate_real([m for m in models if m.is_file()], RealOptions(),
+                           labels=["this student (fp32)", "teacher (fp32)", "no-KD student (fp32)"][:sum(m.is_file() for m in models)])
+    body = markdown(result).replace("# Real PPG benchmark", "## Real PPG benchmark (`edgeppg eval --real`)", 1)
+    return "\n" + body.replace(str(work), "<work>").replace(str(ROOT) + "/", "")
 
 
 def main(argv=None) -> int:
@@ -58,7 +77,7 @@ Produced by `tools/make_student.py` (the `default` preset's data, teacher and di
 | file | `models/{dst.name}` ({dst.stat().st_size} bytes, fp32) + `models/{dst.with_suffix('.json').name}` sidecar |
 | sha256 (file) | `{sha}` |
 | architecture | student preset `{meta['student']['preset']}`: {meta['student']['params']} parameters (BN folded), {meta['student']['macs']} MACs per window |
-| input | 1 channel PPG, 64 Hz, 8 s (512 samples), per-window z-score (eps 1e-6), pulse-up |
+| input | 1 channel PPG, 64 Hz, 8 s (512 samples), {_pre_text(meta)} (edgeppg/preprocess.py; exact steps in the export manifest) |
 | teacher | ResNet1d-18 fine-tuned from `models/ecg-resnet18` (sha256 `{meta['parent_sha256']}`), {dm['teacher_params']} parameters |
 | data | synthetic paired corpus, {cfg.data.n_windows} windows, seed {cfg.data.seed} (`edgeppg data synth --n {cfg.data.n_windows} --seed {cfg.data.seed}`), split by record; corpus ppg.npz sha256 `{meta['data'].get('corpus_sha256')}` |
 | training | Hinton KD (T={cfg.distill.temperature}, alpha={cfg.distill.alpha}) + HR/RR regression, {cfg.distill.fit.epochs} epochs, seeds {list(cfg.distill.seeds)} |
@@ -70,6 +89,7 @@ Produced by `tools/make_student.py` (the `default` preset's data, teacher and di
 | this student (KD) | {s['rhythm_macro_f1']:.3f} | {s['hr_mae_bpm']:.2f} | {s.get('rr_mae_bpm', float('nan')):.2f} |
 | same student without KD | {nk['rhythm_macro_f1']:.3f} | {nk['hr_mae_bpm']:.2f} | {nk.get('rr_mae_bpm', float('nan')):.2f} |
 """
+    card += real_section(dst, args.work)
     atomic_write_text(dst.with_suffix(".md"), card)
     print(f"{dst} sha256 {sha}; stages: " + ", ".join(f"{n}={r.seconds:.0f}s" for n, r in recs.items()))
     return 0

@@ -60,6 +60,22 @@ RHYTHM_HEAD = HeadSpec("rhythm", "classes", len(RHYTHM_LABELS), labels=RHYTHM_LA
 HR_HEAD = HeadSpec("hr", "regression", 1, unit="bpm", mul=50.0, add=100.0)
 RR_HEAD = HeadSpec("rr", "regression", 1, unit="breaths/min", mul=6.0, add=15.0)
 DEFAULT_HEADS: tuple[HeadSpec, ...] = (RHYTHM_HEAD, HR_HEAD, RR_HEAD)
+HEADS_BY_NAME = {h.name: h for h in DEFAULT_HEADS}
+
+
+def heads_named(names) -> tuple[HeadSpec, ...]:
+    """Head specs by name (config), in the given order; unknown names list the valid ones."""
+    from edgeppg.errors import unknown_name
+
+    out = []
+    for n in names:
+        if n not in HEADS_BY_NAME:
+            raise unknown_name("head", n, HEADS_BY_NAME)
+        out.append(HEADS_BY_NAME[n])
+    if not out or out[0].name != "rhythm":
+        from edgeppg.errors import EdgePPGError
+        raise EdgePPGError(f"heads {list(names)!r} must start with 'rhythm' (the quality gate reads its noise class)")
+    return tuple(out)
 
 
 def hr_bins_head(lo: float = 30.0, hi: float = 220.0, n: int = 64) -> HeadSpec:

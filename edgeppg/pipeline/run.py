@@ -143,6 +143,8 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
         result = evaluate_real(models, opts, labels=labels)
         write_real(result, ctx.dir, plot_label=REAL_STUDENT)
         out: dict[str, Any] = {"status": result["status"]}
+        if result["status"] == "ok":
+            _realism_chart(cfg, ctx.dir)
         for m in result["models"] if result["status"] == "ok" else []:
             o = m.get("overall") or {}
             for k in ("hr_mae_bpm", "coverage", "within_5bpm"):
@@ -183,6 +185,20 @@ def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]
 
 
 REAL_STUDENT, REAL_TEACHER = "student-int8", "teacher-fp32"
+
+
+def _realism_chart(cfg: PipelineConfig, out_dir: Path) -> None:
+    """Generator vs real recordings (spectral and pulse-shape statistics): realism.json + realism.png for the report."""
+    from edgeppg.preprocess import Preprocessing
+    from edgeppg.realppg.realism import STATS, plot, real_groups, summarise, synthetic_groups
+    from edgeppg.realppg.sources import real_sources
+
+    pre = Preprocessing(fs_hz=cfg.data.fs_ppg_hz, window_s=cfg.data.window_s)
+    groups = {**synthetic_groups(300, seed=cfg.data.seed, sensor_domain=cfg.data.sensor_domain, fs_hz=cfg.data.fs_ppg_hz),
+              **real_groups(real_sources(derived=False), pre, max_per_source=cfg.real.max_windows or 200)}
+    summary = summarise(groups, pre)
+    atomic_write_json(out_dir / "realism.json", {"stats": STATS, "groups": summary})
+    plot(summary, out_dir / "realism.png")
 
 
 def _real_sources_key() -> dict[str, str]:

@@ -44,7 +44,7 @@ from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError, unknown_name
 from edgeppg.io import atomic_write_json, sha256_file
-from edgeppg.models.heads import DEFAULT_HEADS, HeadSpec
+from edgeppg.models.heads import DEFAULT_HEADS, HeadSpec, heads_named
 from edgeppg.models.resnet1d import Backbone, ResNet1d, ResNet1dConfig, count_params, resnet_config
 from edgeppg.train.data import stratified_subset
 from edgeppg.train.fit import FitResult, fit, is_main_process, setup_distributed
@@ -280,7 +280,7 @@ def finetune(cfg: FinetuneConfig, data_dir: str | Path | None, out: str | Path, 
     backbone = adapt_channels(backbone, splits.train.channels)
     labelled = stratified_subset(splits.train.rhythm, cfg.labels, cfg.label_seed)
     train = splits.train.subset(labelled)
-    heads = DEFAULT_HEADS
+    heads = heads_named(cfg.heads)
     model = model_for_task(backbone, heads, splits.train.samples, pretrained=pretrained, seed=cfg.fit.seed)
     param_groups, on_epoch_start = plan_strategy(model, cfg)
     log(f"finetune: {cfg.strategy} from {source['name'] if source else 'random init'} "
