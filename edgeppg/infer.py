@@ -1,7 +1,7 @@
 """Run a trained model on a user's recording: per-window HR, rhythm, RR and the signal-quality gate.
 
     p = load_predictor("runs/demo/export")                 # int8 .tflite via LiteRT (or runtime="tflm")
-    p = load_predictor("models/ppg-student-s5k.safetensors")  # fp32 torch (teacher or student checkpoint)
+    p = load_predictor("models/ppg-student-s12k.safetensors")  # fp32 torch (teacher or student checkpoint)
     wp = p.predict_recording(x, fs_hz=125.0, hop_s=2.0)    # or p.predict_file(path, fmt=..., fs_hz=...)
 
 Every path feeds the model through `Preprocessing.windows_from_recording` (edgeppg/preprocess.py), the
