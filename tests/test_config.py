@@ -12,9 +12,9 @@ def test_presets_load_and_layer_over_field_defaults():
     assert smoke.distill.fit.epochs == 3
     assert smoke.distill.fit.lr == DistillConfig().fit.lr
     d = load_config("default")  # the default preset only resizes (data, epochs, teacher-only windows)
-    assert d.data.n_windows == 12000 and d.finetune.fit.epochs == 15 and d.distill.unlabelled == 6000
+    assert d.data.n_windows == 12000 and d.finetune.fit.epochs == 15 and d.distill.unlabelled == 12000
     assert d.finetune.fit.lr == PipelineConfig().finetune.fit.lr and d.distill == PipelineConfig().distill.__class__(
-        **{**PipelineConfig().distill.__dict__, "unlabelled": 6000})
+        **{**PipelineConfig().distill.__dict__, "unlabelled": 12000})
 
 
 def test_unknown_key_names_key_and_valid_ones():
