@@ -312,18 +312,10 @@ def bland_altman_for(result: dict, path: Path, label: str | None = None) -> Path
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
-    """Refuse an unusable output folder before any scoring."""
-    import os
+    """Refuse an unusable output folder before any scoring (the one writability check, edgeppg.outdir)."""
+    from edgeppg.outdir import check_writable
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise EdgePPGError(f"--out {out} exists and is not a folder; choose another --out")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise EdgePPGError(f"--out {out} is not writable ({probe} is read-only); choose another --out")
-    return out
+    return check_writable(out_dir, "--out")
 
 
 def eval_real(models: Sequence[str | Path], out_dir: str | Path | None = None, opts: RealOptions = RealOptions(),

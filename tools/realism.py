@@ -7,11 +7,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from edgeppg.preprocess import Preprocessing
-from edgeppg.realppg.realism import STATS, plot, real_groups, summarise, synthetic_groups
+from edgeppg.realppg.realism import STATS, real_groups, synthetic_groups, write_realism
 from edgeppg.realppg.sources import real_sources
 
 
@@ -23,10 +22,8 @@ def main() -> None:
     pre = Preprocessing()
     groups = {**synthetic_groups(a.n, sensor_domain=False), **synthetic_groups(a.n, sensor_domain=True),
               **real_groups(real_sources(derived=False), pre)}
-    summary = summarise(groups, pre)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "realism.json").write_text(json.dumps({"stats": STATS, "groups": summary}, indent=1))
-    plot(summary, a.out / "realism.png")
+    summary = write_realism(groups, pre, a.out)
     print(f"{'group':32s} " + " ".join(f"{k:>14s}" for k in STATS))
     for g, s in summary.items():
         print(f"{g:32s} " + " ".join(f"{s[k][1]:14.3f}" for k in STATS))

@@ -190,15 +190,13 @@ REAL_STUDENT, REAL_TEACHER = "student-int8", "teacher-fp32"
 def _realism_chart(cfg: PipelineConfig, out_dir: Path) -> None:
     """Generator vs real recordings (spectral and pulse-shape statistics): realism.json + realism.png for the report."""
     from edgeppg.preprocess import Preprocessing
-    from edgeppg.realppg.realism import STATS, plot, real_groups, summarise, synthetic_groups
+    from edgeppg.realppg.realism import real_groups, synthetic_groups, write_realism
     from edgeppg.realppg.sources import real_sources
 
     pre = Preprocessing(fs_hz=cfg.data.fs_ppg_hz, window_s=cfg.data.window_s)
     groups = {**synthetic_groups(300, seed=cfg.data.seed, sensor_domain=cfg.data.sensor_domain, fs_hz=cfg.data.fs_ppg_hz),
               **real_groups(real_sources(derived=False), pre, max_per_source=cfg.real.max_windows or 200)}
-    summary = summarise(groups, pre)
-    atomic_write_json(out_dir / "realism.json", {"stats": STATS, "groups": summary})
-    plot(summary, out_dir / "realism.png")
+    write_realism(groups, pre, out_dir)
 
 
 def _real_sources_key() -> dict[str, str]:

@@ -111,3 +111,16 @@ def plot(summary: dict, path) -> None:
     fig.suptitle("generator (blue) vs real recordings (orange): median and IQR per window", fontsize=10)
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def write_realism(groups: dict[str, np.ndarray], pre: Preprocessing, out_dir) -> dict:
+    """summarise -> out_dir/realism.json + realism.png; returns the summary."""
+    from pathlib import Path
+
+    from edgeppg.io import atomic_write_json
+
+    out_dir = Path(out_dir)
+    summary = summarise(groups, pre)
+    atomic_write_json(out_dir / "realism.json", {"stats": STATS, "groups": summary})
+    plot(summary, out_dir / "realism.png")
+    return summary

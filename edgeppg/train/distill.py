@@ -83,13 +83,10 @@ def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: floa
     if float(pre.fs_hz) != float(fs_hz):  # check_input_spec then names the teacher/data rate mismatch
         pre = pre.replace(fs_hz=float(fs_hz))
 
-    def preprocess(w, _fs):
-        return apply_preprocessing(w, pre)
-
     _, ppg, cinfo = load_corpus(data_dir)
     if len(ppg) == 0:
         raise EdgePPGError(f"corpus {data_dir} holds no PPG windows; regenerate it with `edgeppg data synth`")
-    ppg = preprocess(ppg, fs_hz)
+    ppg = apply_preprocessing(ppg, pre)
     split = split_indices(ppg, data_cfg.val_frac, data_cfg.test_frac, split_seed)
     for part in ("train", "val", "test"):
         if len(split[part]) == 0:
@@ -100,7 +97,7 @@ def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: floa
     if unlabelled > 0:
         _, xp = synth_pairs(unlabelled, unlabelled_seed, window_s=ppg.window_s, fs_ppg=data_cfg.fs_ppg_hz,
                             sensor_domain=data_cfg.sensor_domain)
-        extra = preprocess(xp, fs_hz)
+        extra = apply_preprocessing(xp, pre)
     test = ppg.subset(split["test"])
     sha = (cinfo.get("sha256") or {}).get("ppg.npz") or sha256_file(Path(data_dir) / "ppg.npz")
     info = {"corpus_dir": str(Path(data_dir).resolve()), "corpus_sha256": sha, "split_seed": int(split_seed),
