@@ -99,7 +99,7 @@ class DistillConfig:
     seeds: tuple[int, ...] = (0,)
     labels: Optional[int] = None  # labelled train windows the student may use (None: the teacher's budget from its sidecar, else all); the rest are teacher-only
     label_seed: int = 0  # which windows keep their labels (stratified, fixed across student seeds)
-    unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher (default preset: 6000)
+    unlabelled: int = 0  # extra synthetic PPG windows labelled only by the teacher (default preset: 12000)
     unlabelled_seed: int = 1001  # generator seed for those windows (differs from data.seed: new windows)
     cache_dir: Optional[str] = None  # also keep teacher outputs on disk here (keyed by teacher + data sha256)
     fit: FitConfig = field(default_factory=lambda: FitConfig(epochs=30, lr=5e-3, batch_size=128))

@@ -40,9 +40,10 @@ def model_input(w: Windows, spec: StudentSpec, pre: Preprocessing | None = None)
     if w.modality != "ppg":
         raise EdgePPGError(f"export calibrates on PPG windows, got {w.modality!r} windows; pass the PPG corpus")
     if w.normalised:
+        # windows z-scored by edgeppg.data.signal.preprocess carry no record: they match a z-score-only student
         done = w.meta.get("preprocessing")
-        if float(w.fs_hz) != float(spec.fs_hz) or (done or {"kind": KIND_ZSCORE}) != (
-                pre.to_json() if done else {"kind": pre.kind}):
+        same = done == pre.to_json() if done else pre.kind == KIND_ZSCORE
+        if float(w.fs_hz) != float(spec.fs_hz) or not same:
             raise EdgePPGError(f"windows were preprocessed differently from what student {spec.name} expects "
                                f"({pre.kind} at {pre.fs_hz:g} Hz); pass raw windows or the corpus directory")
     else:
