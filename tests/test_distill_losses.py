@@ -27,16 +27,20 @@ def test_soft_loss_gradient_scale_is_kept_by_t_squared():
     assert grads[1] == pytest.approx(grads[0], rel=0.1)
 
 
-def test_kd_rhythm_loss_mixes_soft_and_masked_hard_terms():
+def test_objective_rhythm_term_mixes_soft_and_masked_hard_terms():
+    """The product path (DistillObjective's class-head term): alpha * soft + (1 - alpha) * CE on labelled windows."""
+    from edgeppg.models.heads import RHYTHM_HEAD
+
     g = torch.Generator().manual_seed(0)
     s, t = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
     y = torch.tensor([0, 1, -1, 3, -1, 4])
+    obj = kd.DistillObjective((RHYTHM_HEAD,), temperature=3.0, alpha=0.25)
     soft = kd.kd_soft_loss(s, t, 3.0)
     hard = torch.nn.functional.cross_entropy(s[y >= 0], y[y >= 0])
-    got = kd.kd_rhythm_loss(s, t, y, 3.0, 0.25)
+    got = obj._head_term(RHYTHM_HEAD, s, {"rhythm": y, "t_rhythm": t})
     assert float(got) == pytest.approx(float(0.25 * soft + 0.75 * hard), rel=1e-5)
     # all windows unlabelled: only the soft term remains (no NaN from an empty mask)
-    got = kd.kd_rhythm_loss(s, t, torch.full((6,), -1), 3.0, 0.25)
+    got = obj._head_term(RHYTHM_HEAD, s, {"rhythm": torch.full((6,), -1), "t_rhythm": t})
     assert float(got) == pytest.approx(float(0.25 * soft), rel=1e-5)
 
 

@@ -133,15 +133,6 @@ def kd_soft_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, temperature: fl
     return kl.mean() if weight is None else masked_mean(kl, weight)
 
 
-def kd_rhythm_loss(s_logits: torch.Tensor, t_logits: torch.Tensor, y: torch.Tensor, temperature: float,
-                   alpha: float) -> torch.Tensor:
-    """alpha * soft (all windows) + (1 - alpha) * cross-entropy on labelled windows (y >= 0)."""
-    soft = kd_soft_loss(s_logits, t_logits, temperature)
-    ce = F.cross_entropy(s_logits, y.long().clamp_min(0), reduction="none")
-    hard = masked_mean(ce, y >= 0)
-    return alpha * soft + (1.0 - alpha) * hard
-
-
 def soft_bin_targets(values: torch.Tensor, centers: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian soft label over bin centres (B, n_bins), rows summing to 1."""
     d = (values[:, None] - centers[None, :]) / sigma
