@@ -5,8 +5,12 @@
 Runs the `default` pipeline's first three stages (resumable, in --work), then copies the distilled student
 with a card. `.ci/run` exports this file and gates it with `edgeppg check` against
 examples/budget_nrf52840.toml, so a change that makes the shipped student too big, slow or inaccurate
-fails CI. The sidecar's local paths are dropped: pass the corpus to export explicitly
-(`edgeppg data synth --n 12000 --seed 1` regenerates it byte-identically; its sha256 is checked).
+fails CI. The sidecar's local paths are dropped; instead the exact calibration (256 train-split) and
+held-out (500 test-split) windows export uses are written to models/ppg-student-<preset>.calib.npz, their
+sha256 recorded in the sidecar (`export_windows`), so `edgeppg export --student ppg-student-<preset>` needs
+no corpus and writes the same bytes as `--data` with the corpus (`edgeppg data synth --n 12000 --seed 1`).
+
+    .venv/bin/python tools/make_student.py --windows-only  # only rewrite the .calib.npz from --work's corpus
 """
 
 from __future__ import annotations
@@ -44,11 +48,35 @@ def real_section(student: Path, work: Path) -> str:
     return "\n" + body.replace(str(work), "<work>").replace(str(ROOT) + "/", "")
 
 
+def write_export_windows(dst: Path, corpus: Path) -> dict:
+    """models/<name>.calib.npz: the windows `edgeppg export --data CORPUS` calibrates and scores on; the
+    sidecar records its sha256 so export can use it when no corpus is given."""
+    from edgeppg.config import ExportConfig
+    from edgeppg.export.data import export_data, save_export_windows, windows_file
+    from edgeppg.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(dst, expect_arch="student")
+    cfg = ExportConfig()
+    rec = save_export_windows(windows_file(dst), export_data(corpus, ckpt.meta, ckpt.model.spec, cfg), cfg)
+    side = dst.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    meta["export_windows"] = rec
+    atomic_write_json(side, meta)
+    return rec
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "make_student")
     ap.add_argument("--out", type=Path, default=ROOT / "models")
+    ap.add_argument("--windows-only", action="store_true",
+                    help="only (re)write the shipped student's .calib.npz from --work's corpus")
     args = ap.parse_args(argv)
+    if args.windows_only:
+        for dst in sorted(args.out.glob("ppg-student-*.safetensors")):
+            rec = write_export_windows(dst, args.work / "data")
+            print(f"{dst.parent / rec['file']} sha256 {rec['sha256']}")
+        return 0
 
     cfg = load_config("default")
     log = Logger()
@@ -64,6 +92,7 @@ def main(argv=None) -> int:
     meta["teacher"] = {k: v for k, v in meta["teacher"].items() if k != "path"}
     meta["produced_by"] = "tools/make_student.py (edgeppg run --preset default: data, teacher, distill)"
     atomic_write_json(dst.with_suffix(".json"), meta)
+    write_export_windows(dst, args.work / "data")
     dm = json.loads((args.work / "distill" / "metrics.json").read_text())
     sha = sha256_file(dst)
     s, t, nk = dm["student"], dm["teacher"], dm["student_no_kd"]
@@ -79,6 +108,7 @@ Produced by `tools/make_student.py` (the `default` preset's data, teacher and di
 | architecture | student preset `{meta['student']['preset']}`: {meta['student']['params']} parameters (BN folded), {meta['student']['macs']} MACs per window |
 | input | 1 channel PPG, 64 Hz, 8 s (512 samples), {_pre_text(meta)} (edgeppg/preprocess.py; exact steps in the export manifest) |
 | teacher | ResNet1d-18 fine-tuned from `models/ecg-resnet18` (sha256 `{meta['parent_sha256']}`), {dm['teacher_params']} parameters |
+| export windows | `models/{name}.calib.npz`: the 256 calibration + 500 held-out windows `edgeppg export` uses (sha256 in the sidecar); `edgeppg export --student {name} --out DIR` needs no corpus |
 | data | synthetic paired corpus, {cfg.data.n_windows} windows, seed {cfg.data.seed} (`edgeppg data synth --n {cfg.data.n_windows} --seed {cfg.data.seed}`), split by record; corpus ppg.npz sha256 `{meta['data'].get('corpus_sha256')}` |
 | training | Hinton KD (T={cfg.distill.temperature}, alpha={cfg.distill.alpha}) + HR/RR regression, {cfg.distill.fit.epochs} epochs, seeds {list(cfg.distill.seeds)} |
 

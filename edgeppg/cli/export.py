@@ -11,10 +11,11 @@ from edgeppg.cli.options import config_options, config_overrides, writable_out
 
 @click.command()
 @click.option("--student", "student", type=click.Path(path_type=Path), required=True,
-              help="Student checkpoint (.safetensors with its .json sidecar).")
+              help="Student checkpoint (.safetensors with its .json sidecar) or a shipped name (ppg-student-s12k).")
 @click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="Export folder (replaced whole on success).")
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=None,
-              help="PPG corpus dir for calibration (train split) and parity (test split); default: the one the checkpoint records.")
+              help="PPG corpus dir for calibration (train split) and parity (test split); default: the one the "
+                   "checkpoint records, else the windows shipped beside it (models/<name>.calib.npz).")
 @click.option("--qat", is_flag=True, default=None, help="If post-training int8 misses a tolerance, run a short quantization-aware fine-tune.")
 @click.option("--allow-degradation", is_flag=True, default=None,
               help="Write the export even when int8 accuracy misses a tolerance (recorded in the manifest).")

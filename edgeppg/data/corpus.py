@@ -78,12 +78,25 @@ def _write_files(d: Path, ecg: Windows, ppg: Windows, summary: dict) -> None:
     atomic_write_json(d / "corpus.json", summary)
 
 
+def not_a_corpus(d: Path) -> str:
+    """Why folder `d` is no corpus, and a fix that never writes into a folder the user already filled."""
+    d = Path(d)
+    if (d / "windows.npz").is_file():
+        return (f"{d} holds an imported recording (windows.npz from `edgeppg data import`), not a paired synthetic "
+                f"corpus; training takes a corpus folder (`edgeppg data synth --out NEW_FOLDER`), while windows.npz "
+                f"goes to `edgeppg predict MODEL RECORDING` or `edgeppg data show {d / 'windows.npz'}`")
+    if d.is_dir() and any(d.iterdir()):
+        return (f"{d} is not a corpus directory (no corpus.json); create one in a new folder with "
+                f"`edgeppg data synth --out NEW_FOLDER` and pass that")
+    return f"{d} is not a corpus directory (no corpus.json); create one with `edgeppg data synth --out {d}`"
+
+
 def load_corpus(path: str | Path, verify: bool = True) -> tuple[Windows, Windows, dict[str, Any]]:
     """(ecg, ppg, info) from a corpus directory written by write_corpus; checks the recorded sha256s."""
     d = Path(path)
     meta = d / "corpus.json"
     if not d.is_dir() or not meta.is_file():
-        raise EdgePPGError(f"{d} is not a corpus directory (no corpus.json); create one with `edgeppg data synth --out {d}`")
+        raise EdgePPGError(not_a_corpus(d))
     try:
         info = json.loads(meta.read_text())
     except (OSError, json.JSONDecodeError) as exc:

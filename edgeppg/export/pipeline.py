@@ -296,13 +296,16 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     out = Path(out_dir)
     _recover(out)
     _check_out(out)
+    from edgeppg.export.data import resolve_student
+
+    ckpt_path = resolve_student(ckpt_path)  # a shipped student's name works like its path
     ckpt = load_checkpoint(ckpt_path, expect_arch="student")
     model, spec = ckpt.model.eval(), ckpt.model.spec
     name = check_model_name(cfg.name or spec.name, "model name (--name / [export] name / the checkpoint's spec)")
     seed = cfg.calib_seed
     torch.manual_seed(seed)
     np.random.seed(seed)
-    data = export_data(data, ckpt.meta, spec, cfg)
+    data = export_data(data, ckpt.meta, spec, cfg, ckpt_path=ckpt_path)
     secs = {"data": time.perf_counter() - t0}
     say(f"data: {len(data.calib)} calibration (train) / {len(data.heldout)} held-out (test) windows")
 

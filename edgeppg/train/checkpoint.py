@@ -78,6 +78,12 @@ def save_checkpoint(path: str | Path, model: nn.Module, *, train_config: Any = N
 
 def _sniff(path: Path, head: bytes) -> None:
     """Refuse non-safetensors files before any parser sees them (pickle payloads must never run)."""
+    if head[4:8] == b"TFL3":  # a flatbuffer's root offset comes first, then the TFLite file identifier
+        raise EdgePPGError(f"{path} is a TFLite model (an export artifact), not a checkpoint; pass the student "
+                           f".safetensors it was exported from (with its .json sidecar), e.g. {_shipped_hint()}")
+    if head[:1] == b"\x08" and head[8:9] != b"{":  # ONNX ModelProto opens with field 1 (ir_version), tag 0x08
+        raise EdgePPGError(f"{path} is an ONNX model (an export artifact), not a checkpoint; pass the .safetensors "
+                           f"it was exported from (with its .json sidecar), e.g. {_shipped_hint()}")
     if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or head[:1] in (b"(", b"c", b"]", b"}"):
         raise EdgePPGError(f"{path} is a pickle file; edgeppg loads weights only from .safetensors "
                            f"(convert a trusted state dict with torch.load(weights_only=True) + safetensors.torch.save_file)")
@@ -89,6 +95,14 @@ def _sniff(path: Path, head: bytes) -> None:
     (n,) = struct.unpack("<Q", head[:8])
     if head[8:9] != b"{" or n > 100_000_000:
         raise EdgePPGError(f"{path} is not a safetensors file (bad header); pass a checkpoint written by edgeppg")
+
+
+def _shipped_hint() -> str:
+    """The shipped checkpoints by path (so the hint is right for every caller, name-resolving or not)."""
+    from edgeppg.models.registry import MODELS_DIR
+
+    files = sorted(MODELS_DIR.glob("*.safetensors"))
+    return ", ".join(f"models/{f.name}" for f in files) or "none in this install"
 
 
 _FIX = "a checkpoint is <name>.safetensors + its <name>.json sidecar; restore both or re-train"
@@ -148,7 +162,8 @@ def load_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Verified tensors + sidecar, without building a model."""
     path = Path(path)
     if not path.is_file():
-        raise EdgePPGError(f"checkpoint {path} not found; pass a .safetensors file written by edgeppg or a shipped name")
+        raise EdgePPGError(f"checkpoint {path} not found; pass a .safetensors file written by edgeppg "
+                           f"(shipped: {_shipped_hint()})")
     blob = _read_weights(path)
     meta = read_meta(path)
     actual = sha256_bytes(blob)

@@ -79,7 +79,9 @@ def ensure_corpus(data_dir: str | Path | None, data_cfg: DataConfig, out: Path, 
     if data_dir is not None:
         d = Path(data_dir)
         if not (d / "corpus.json").is_file():
-            raise EdgePPGError(f"{d} is not a corpus folder (no corpus.json); create one with `edgeppg data synth --out {d}`")
+            from edgeppg.data.corpus import not_a_corpus
+
+            raise EdgePPGError(not_a_corpus(d))
         return d
     from edgeppg.data.corpus import build_corpus
 
