@@ -18,6 +18,21 @@ _max_windows = click.option("--max-windows", type=click.IntRange(min=1), default
                             help="evaluate only the first N held-out windows (default: all)")
 
 
+def _budget(ctx, param, value):
+    """--budget resolves as `run`'s budget does (this folder, then the project's), before any measuring."""
+    if value is None:
+        return value
+    from edgeppg.errors import EdgePPGError
+    from edgeppg.pipeline.run import REPO_ROOT, resolve_budget
+
+    try:
+        return resolve_budget(str(value))
+    except EdgePPGError:
+        shipped = sorted((REPO_ROOT / "examples").glob("budget_*.toml"))
+        eg = f"; start from {shipped[0]}" if shipped else ""
+        raise EdgePPGError(f"budget file {value} not found (looked in {Path.cwd()} and {REPO_ROOT}){eg}") from None
+
+
 def _cfg(runs, warmup, max_windows, plots=True, distill_metrics=None):
     from edgeppg.verify import VerifyConfig
 
@@ -51,8 +66,8 @@ def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics
 
 @click.command()
 @_export_dir
-@click.option("--budget", "budget_path", type=click.Path(path_type=Path), required=True,
-              help="budget TOML (see examples/budget_nrf52840.toml)")
+@click.option("--budget", "budget_path", type=click.Path(path_type=Path), required=True, callback=_budget,
+              help="budget TOML, relative to this folder or the project (see examples/budget_nrf52840.toml)")
 @click.option("--json", "as_json", is_flag=True, help="print a machine-readable verdict on stdout")
 @click.option("--out", callback=writable_out, type=click.Path(path_type=Path), default=None,
               help="where verify.json lives / is written (default: EXPORT_DIR/verify)")

@@ -80,10 +80,10 @@ def _sniff(path: Path, head: bytes) -> None:
     """Refuse non-safetensors files before any parser sees them (pickle payloads must never run)."""
     if head[4:8] == b"TFL3":  # a flatbuffer's root offset comes first, then the TFLite file identifier
         raise EdgePPGError(f"{path} is a TFLite model (an export artifact), not a checkpoint; pass the student "
-                           f".safetensors it was exported from (with its .json sidecar), e.g. {_shipped_hint()}")
+                           f".safetensors it was exported from (with its .json sidecar; shipped: {_shipped_hint()})")
     if head[:1] == b"\x08" and head[8:9] != b"{":  # ONNX ModelProto opens with field 1 (ir_version), tag 0x08
         raise EdgePPGError(f"{path} is an ONNX model (an export artifact), not a checkpoint; pass the .safetensors "
-                           f"it was exported from (with its .json sidecar), e.g. {_shipped_hint()}")
+                           f"it was exported from (with its .json sidecar; shipped: {_shipped_hint()})")
     if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05") or head[:1] in (b"(", b"c", b"]", b"}"):
         raise EdgePPGError(f"{path} is a pickle file; edgeppg loads weights only from .safetensors "
                            f"(convert a trusted state dict with torch.load(weights_only=True) + safetensors.torch.save_file)")
