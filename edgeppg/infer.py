@@ -7,7 +7,7 @@
 Every path feeds the model through `Preprocessing.windows_from_recording` (edgeppg/preprocess.py), the
 function training and export calibration use, read from the export manifest or the checkpoint sidecar.
 The int8 model gets TFLite's QUANTIZE of that float input with the manifest's scale / zero point
-(`edgeppg.quant`), and its outputs are decoded only from the manifest (`edgeppg.verify.outputs`), as a
+(`edgeppg.int8.fixedpoint`), and its outputs are decoded only from the manifest (`edgeppg.verify.outputs`), as a
 device does. HR (and RR) of a window is withheld by `edgeppg.quality.gate`: the rhythm argmax is `noise`
 (for int8, argmax of the int8 logits: the firmware's gate), or the signal is flat, clipped or of low SQI.
 """
@@ -197,14 +197,14 @@ class _TFLiteBackend(_Backend):
         self.ed = verify_artifacts(export_dir, (TFLITE,))  # sha256 of every artifact before any runtime
         path = self.ed.file(TFLITE)
         if runtime == "litert":
-            from edgeppg.verify.runtimes import LiteRTRunner
+            from edgeppg.int8.litert import LiteRTRunner
 
             # the reference kernels: the ones export and verify prove within 1 LSB (a rounding tie) of TFLM, the
             # device's kernels; the optimised (XNNPACK) path drifts further, which can flip a near-tie argmax
             self.runner = LiteRTRunner(path, reference=True)
             n_out = self.runner.n_outputs
         else:
-            from edgeppg.verify.tflm import TFLMRunner
+            from edgeppg.int8.tflm import TFLMRunner
 
             arena = int((self.ed.manifest.get("runtime") or {}).get("tflm_arena_bytes") or 0)
             self.runner = TFLMRunner(path.read_bytes(), max(arena, 64 << 10))
@@ -214,7 +214,7 @@ class _TFLiteBackend(_Backend):
         self.heads = tuple(s.head for s in self.specs)
 
     def run(self, x, progress=None):
-        from edgeppg.quant import quantize
+        from edgeppg.int8.fixedpoint import quantize
         from edgeppg.verify.runtimes import nct_to_model
 
         q = quantize(nct_to_model(x, self.shape), self.scale, self.zp)
@@ -228,12 +228,12 @@ class _TFLiteBackend(_Backend):
         return {s.head.name: by_index[s.index].reshape(len(q), -1) for s in self.specs} if outs else {}, q
 
     def decode(self, raw):
-        from edgeppg.quant import dequantize
+        from edgeppg.int8.fixedpoint import dequantize
 
         return {s.head.name: s.head.decode(dequantize(raw[s.head.name], s.scale, s.zero_point)) for s in self.specs}
 
     def logits(self, raw, name):
-        from edgeppg.quant import dequantize
+        from edgeppg.int8.fixedpoint import dequantize
 
         s = next(s for s in self.specs if s.head.name == name)
         return dequantize(raw[name], s.scale, s.zero_point)

@@ -9,7 +9,7 @@ Steps, for a recording at any rate:
      mirrored pre-roll of `pad` samples (x[pad], x[pad-1], ..., x[1]), with every section's state started
      at its steady state for the pre-roll's first sample (`sosfilt_zi * x[pad]`), and the pre-roll dropped after;
   4. per window and channel z-score: (y - mean) / (std + eps), population std, float64, cast to float32;
-  5. (int8 models) TFLite QUANTIZE with the manifest's input scale and zero point (`edgeppg.quant.quantize`).
+  5. (int8 models) TFLite QUANTIZE with the manifest's input scale and zero point (`edgeppg.int8.fixedpoint.quantize`).
 
 Why per window rather than one filter streaming across windows: the device holds the window anyway, the
 filter costs ~10 k flops per inference (nothing next to the network), and a window-local definition

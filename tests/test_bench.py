@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from edgeppg.bench import build as build_mod  # noqa: E402
-from edgeppg.bench.codegen import _widen_interleaved, generate, mbqm  # noqa: E402
-from edgeppg.bench.graph import activation_range, load_graph, quantize_multiplier  # noqa: E402
+from edgeppg.firmware.codegen import generate, load_firmware_graph as load_graph  # noqa: E402
+from edgeppg.firmware.lower import _widen_interleaved  # noqa: E402
+from edgeppg.int8.fixedpoint import activation_range, mbqm, quantize_multiplier  # noqa: E402
 from edgeppg.bench.runner import read_export  # noqa: E402
 from edgeppg.errors import EdgePPGError  # noqa: E402
 
@@ -29,6 +30,8 @@ def test_quantize_multiplier_matches_tflite_definition():
         assert (1 << 30) <= m < (1 << 31)
         assert abs(m * 2.0 ** (s - 31) - real) <= real * 2 ** -30
     assert quantize_multiplier(0.0) == (0, 0)
+    # a mantissa tie: TfLiteRound (std::round) goes away from zero; Python's round() would give 2^30
+    assert quantize_multiplier((2 ** 31 + 1) / 2 ** 32) == ((1 << 30) + 1, 0)
     assert activation_range("RELU6", np.float32(6 / 255), -128) == (-128, 127)
     assert activation_range("RELU", np.float32(0.1), -5) == (-5, 127)
 

@@ -6,7 +6,7 @@ import torch
 
 from edgeppg.export.c_array import c_identifier, model_data_c, model_data_h
 from edgeppg.export.fold import fold_student
-from edgeppg.export.rounding import quantize_multiplier, requant_double, requant_single
+from edgeppg.int8.fixedpoint import mbqm, mbqm_single, quantize_multiplier
 from edgeppg.export.tflite import TensorQ, dequantize, quantize_input
 from edgeppg.models.student import build_student, student_spec
 
@@ -73,8 +73,8 @@ def test_requantization_rounding_modes():
     # the tie measured in a real export: acc 5158, multiplier 1651956480 * 2^-39 (exact 15.4992)
     q, shift = 1651956480, -8
     assert quantize_multiplier(q / 2 ** 39) == (q, shift)
-    assert requant_single(5158, q, shift) == 15
-    assert requant_double(5158, q, shift) == 16
+    assert mbqm_single(5158, q, shift) == 15
+    assert mbqm(5158, q, shift) == 16
     rng = np.random.default_rng(0)
     differ = 0
     for _ in range(2000):  # single rounding is exact; double rounding is off by <= 1, rarely
@@ -82,8 +82,8 @@ def test_requantization_rounding_modes():
         q, shift = quantize_multiplier(real)
         exact = acc * q / 2 ** (31 - shift)
         if abs(exact - np.floor(exact) - 0.5) > 1e-6:
-            assert requant_single(acc, q, shift) == int(np.floor(exact + 0.5))
-        d = abs(requant_double(acc, q, shift) - requant_single(acc, q, shift))
+            assert mbqm_single(acc, q, shift) == int(np.floor(exact + 0.5))
+        d = abs(mbqm(acc, q, shift) - mbqm_single(acc, q, shift))
         assert d <= 1
         differ += d
     assert differ < 40  # 2000 draws at typical right shifts >= 8: ties are rare

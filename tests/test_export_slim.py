@@ -142,7 +142,7 @@ def test_buffer_data_is_16_byte_aligned(exported):
 
 
 def test_firmware_generator_unchanged(exported, tmp_path):
-    from edgeppg.bench.codegen import generate
+    from edgeppg.firmware.codegen import generate
 
     _f, raw, slim_blob, _rep, _r = exported
     (tmp_path / "raw.tflite").write_bytes(raw)

@@ -17,9 +17,9 @@ pytest.importorskip("tensorflow")
 pytest.importorskip("tflite_micro")
 
 from edgeppg.bench.build import build, harness_argv, memory_report  # noqa: E402
-from edgeppg.bench.codegen import write_model  # noqa: E402
+from edgeppg.firmware.codegen import write_model  # noqa: E402
 from edgeppg.bench.protocol import Harness  # noqa: E402
-from edgeppg.bench.reference import tflm_outputs  # noqa: E402
+from edgeppg.int8.tflm import tflm_outputs  # noqa: E402
 from edgeppg.bench.runner import run_bench  # noqa: E402
 from edgeppg.errors import CheckFailed, EdgePPGError  # noqa: E402
 

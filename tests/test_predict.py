@@ -56,7 +56,7 @@ def write_csv(path: Path, x: np.ndarray, header: str = "ppg") -> Path:
 # ------------------------------------------------------------------ int8 outputs = bench / TFLM path
 
 def test_predict_int8_outputs_equal_the_bench_tflm_path_on_the_same_windows(toy_export):
-    from edgeppg.bench.reference import tflm_outputs
+    from edgeppg.int8.tflm import tflm_outputs
     from edgeppg.infer import load_predictor
 
     x = pulse_recording()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from edgeppg.preprocess import Preprocessing
-from edgeppg.quant import quantize
+from edgeppg.int8.fixedpoint import quantize
 
 REPO = Path(__file__).resolve().parents[1]
 SCALE, ZP = 0.0625, -3  # a typical int8 input: z-scored windows span about +-8

@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgeppg.quant import dequantize, quantize
+from edgeppg.int8.fixedpoint import dequantize, quantize
 
 
 def test_quantize_rounds_half_away_from_zero_and_clamps_like_tflite():

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("mak
 
 
 def _first_argmax(exp, idx, n_outputs):
-    from edgeppg.bench.reference import tflm_outputs
+    from edgeppg.int8.tflm import tflm_outputs
     from edgeppg.bench.runner import load_windows, read_export
 
     tflite, manifest = read_export(exp)
@@ -21,7 +21,7 @@ def _first_argmax(exp, idx, n_outputs):
 
 
 def test_firmware_gate_matches_python_gate(tmp_path):
-    from edgeppg.bench.codegen import generate
+    from edgeppg.firmware.codegen import generate
     from edgeppg.bench.runner import run_bench
     from edgeppg.bench.testmodel import make_test_export
     from edgeppg.data.windows import RHYTHM_LABELS

@@ -34,7 +34,7 @@ def test_escaped_payload_compiles_inert(tmp_path):
     """Even when a caller skips the check, the emitted header cannot run the payload."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
-    from edgeppg.bench.codegen import _emit_h
+    from edgeppg.firmware.emit import emit_h as _emit_h
     marker = tmp_path / "PWNED"
     h = _emit_h(payload(marker), 1, 8, 4, [4], 1)
     assert "*/\n#include" not in h and "fopen" not in h.split("*/")[0]

@@ -53,8 +53,8 @@ def test_verify_reads_the_exporters_folder(real_export):
     assert r["model"]["macs"] == manifest["model"]["macs"]
     assert r["model"]["model_bytes"] == manifest["artifacts"]["student_int8.tflite"]["bytes"]
     assert r["arena"]["minus_16_fails"] and r["arena"]["minus_1_fails"]
-    from edgeppg.verify.runtimes import quantize
-    from edgeppg.verify.tflm import ArenaProbe
+    from edgeppg.int8.fixedpoint import quantize
+    from edgeppg.int8.tflm import ArenaProbe
 
     x = quantize(toy_windows(1, 3).x.transpose(0, 2, 1), manifest["input"]["scale"], manifest["input"]["zero_point"])
     with ArenaProbe((real_export / "student_int8.tflite").read_bytes(), x) as probe:

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeppg.bench.build import ICOUNT_SHIFT, QEMU_MACHINE, build, harness_argv, memory_report, require_tools, tools_for
-from edgeppg.bench.codegen import write_model
-from edgeppg.bench.graph import load_graph
 from edgeppg.bench.protocol import Harness
-from edgeppg.bench.reference import tflm_outputs
 from edgeppg.errors import CheckFailed, EdgePPGError
+from edgeppg.firmware.codegen import load_firmware_graph, write_model
+from edgeppg.int8.fixedpoint import quantize
+from edgeppg.int8.tflm import tflm_outputs
 from edgeppg.io import atomic_write_json, sha256_file
-from edgeppg.quant import quantize
 
 BENCH_TARGETS = ("host", "qemu-m4", "qemu-m33")
 HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
@@ -72,7 +71,7 @@ def _to_model_input(arr: np.ndarray, in_shape: tuple, scale: float, zp: int) -> 
 
 
 def load_windows(export_dir: Path, manifest: dict, tflite: Path, n: int, seed: int) -> tuple[np.ndarray, dict]:
-    g = load_graph(tflite)
+    g = load_firmware_graph(tflite)
     t = g.tensors[g.inputs[0]]
     scale, zp = float(t.s) if t.scale.size else 0.0, t.zp
     held = _find_heldout(export_dir, manifest)

@@ -28,6 +28,8 @@ from edgeppg.export.fold import FoldedStudent, fold_student
 from edgeppg.export.manifest import artifact_entries, build_manifest
 from edgeppg.export.onnx_export import export_onnx_fp32, quantize_onnx_int8, run_onnx
 from edgeppg.export.slim import slim_tflite
+from edgeppg.int8.flatbuffer import op_names
+from edgeppg.int8.tflm import allocation_total
 from edgeppg.faults import hold_point
 from edgeppg.preprocess import from_input_spec
 from edgeppg.names import check_model_name
@@ -106,7 +108,7 @@ def build(folded: FoldedStudent, data: ExportData, cfg: ExportConfig, seed: int)
     # sees the model that ships; slim_tflite refuses to return a model that reads differently.
     blob, slim_report = slim_tflite(tflite.convert_int8(km, data.calib.x.transpose(0, 2, 1), seed=seed))
     in_q, out_q = tflite.io_spec(blob, spec)
-    return Built(folded, onnx_fp32, onnx_int8, blob, in_q, out_q, tflite.op_names(blob), keras_diff, slim_report)
+    return Built(folded, onnx_fp32, onnx_int8, blob, in_q, out_q, op_names(blob), keras_diff, slim_report)
 
 
 MAX_EXPLAINED_WINDOWS = 20  # proving each mismatch costs an extra interpreter pair; more than this is a real bug
@@ -160,7 +162,7 @@ def score(b: Built, model, data: ExportData, qat_applied: bool = False) -> dict[
         "keras_fp32_max_abs_diff": _sig(b.keras_max_abs_diff, 3),
         "tflite_int8_vs_fp32_max_abs_diff": {n: _sig(float(np.abs(deq[n] - shipped[n]).max()), 4) for n in names},
         "heldout_windows": len(w),
-        "tflm_arena_bytes": tflite.tflm_arena_bytes(b.tflite, xq[:1]),
+        "tflm_arena_bytes": allocation_total(b.tflite, xq[:1])[0],  # TFLM's reported total, not the minimum arena
         "tflite_bytes": len(b.tflite),
         "tflite_slim": b.slim,
     }

@@ -1,12 +1,12 @@
 """Post-conversion slimming of the int8 .tflite: the same model, parsed identically, in fewer flash bytes.
 
 The converter's flatbuffer carries bytes no runtime needs (measured on an s12k student: 39,048 B against
-the 32 KB flash budget, DESIGN §6 / issue 6). `slim_tflite` removes only what is proven not to change
+the 32 KB flash budget, issue 6). `slim_tflite` removes only what is proven not to change
 what any runtime reads:
 
 - **tensor names**: nothing resolves tensors by name. `tflite.io_spec` maps heads through the serving
   signature (signature key -> tensor *index*); `verify` and the firmware use positions in the
-  input/output lists; `bench.graph` only quotes names in error messages. Intermediate tensors become
+  input/output lists; the firmware generator only quotes names in error messages. Intermediate tensors become
   "t<index>" (short, still unique, so tools and messages can still name them); the model's input and
   output tensors keep their converter names.
 - **CONVERSION_METADATA**: converter provenance (options, environment), read by no runtime.
@@ -38,19 +38,10 @@ from __future__ import annotations
 import numpy as np
 
 from edgeppg.errors import EdgePPGError
+from edgeppg.int8.flatbuffer import pack_model, read_model, schema as _schema
 
 BUFFER_ALIGN = 16
 STRIP_METADATA = ("CONVERSION_METADATA",)
-
-
-def _schema():
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return schema
-
-
-def _read(blob: bytes):
-    return _schema().ModelT.InitFromPackedBuf(bytearray(blob), 0)
 
 
 def _pack(model, share_vectors: bool) -> bytes:
@@ -97,9 +88,7 @@ def _pack(model, share_vectors: bool) -> bytes:
         nb = AlignedBufferT()
         nb.data, nb.offset, nb.size = b.data, b.offset, b.size
         m.buffers.append(nb)
-    builder = Builder(1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack_model(m, Builder(1024))
 
 
 def _io_tensors(model, sg_index: int, sg) -> set[int]:
@@ -199,7 +188,7 @@ def _content(model) -> dict:
 
 def differences(original: bytes, slim: bytes) -> list[str]:
     """What a runtime could read differently from `slim` than from `original` (empty: nothing)."""
-    a, b = _content(_read(original)), _content(_read(slim))
+    a, b = _content(read_model(original)), _content(read_model(slim))
     diffs = [k for k in sorted(set(a) | set(b)) if k != "subgraphs" and a.get(k) != b.get(k)]
     if len(a["subgraphs"]) != len(b["subgraphs"]):
         return diffs + ["number of subgraphs"]
@@ -222,7 +211,7 @@ def slim_tflite(blob: bytes, steps: tuple[str, ...] | None = None) -> tuple[byte
     want = set(ALL_STEPS if steps is None else steps)
     if want - set(ALL_STEPS):
         raise ValueError(f"unknown slim steps {sorted(want - set(ALL_STEPS))}; known: {ALL_STEPS}")
-    model = _read(blob)
+    model = read_model(blob)
     size = len(_pack(model, share_vectors=False))
     saved = {"layout": len(blob) - size}
     for name, fn in STEPS:

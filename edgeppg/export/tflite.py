@@ -1,26 +1,23 @@
-"""Full-integer int8 TFLite conversion and the three ways edgeppg runs the result.
+"""Full-integer int8 TFLite conversion, the model's I/O spec per head, and head-keyed runs for scoring.
 
-- LiteRT (`ai_edge_litert`, the successor of tflite-runtime) with optimized or reference kernels;
-- the TFLM Python interpreter (`tflite_micro`), which runs only what TFLM supports and is the golden
-  reference for firmware; its arena use is only printed to the C stderr, so fd 2 is captured.
-TensorFlow is imported inside functions only (seconds of import time).
+The runtimes themselves (TFLM, LiteRT) and the arithmetic live in `edgeppg.int8`; this module only maps
+their outputs to heads. TensorFlow is imported inside functions only (seconds of import time).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from edgeppg.errors import CheckFailed, EdgePPGError
+from edgeppg.errors import EdgePPGError
+from edgeppg.int8.fixedpoint import dequantize as quant_dequantize
+from edgeppg.int8.fixedpoint import quantize
+from edgeppg.int8.litert import LiteRTRunner
+from edgeppg.int8.tflm import TFLMRunner
 from edgeppg.models.student import StudentSpec
-from edgeppg.quant import dequantize as quant_dequantize
-from edgeppg.quant import quantize
 
 # Ops the firmware resolver must not need (TRANSPOSE/GATHER) or that mean float islands (QUANTIZE/DEQUANTIZE).
 FORBIDDEN_OPS = ("TRANSPOSE", "GATHER", "QUANTIZE", "DEQUANTIZE")
@@ -59,21 +56,6 @@ def _quiet_fd(fd: int):
         os.close(saved)
 
 
-def litert_interpreter(blob: bytes, reference: bool = False):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.BUILTIN
-    it = Interpreter(model_content=blob, experimental_op_resolver_type=kind, num_threads=1)
-    it.allocate_tensors()
-    return it
-
-
-def op_names(blob: bytes) -> list[str]:
-    """Operators of the graph in execution order (e.g. ['RESHAPE', 'PAD', 'CONV_2D', ...])."""
-    it = litert_interpreter(blob, reference=True)  # no default XNNPACK delegate folding ops into DELEGATE
-    return [d["op_name"] for d in it._get_ops_details()]
-
-
 @dataclass(frozen=True)
 class TensorQ:
     name: str
@@ -95,7 +77,7 @@ def io_spec(blob: bytes, spec: StudentSpec) -> tuple[TensorQ, list[TensorQ]]:
     The converter does not keep Keras output order (e.g. [hr, rhythm, rr]); the serving signature maps
     "output_<i>" (Keras output i = head i) to a tensor, whose position in the output list is the index.
     """
-    it = litert_interpreter(blob)
+    it = LiteRTRunner(blob).interpreter
     ins = it.get_input_details()
     if len(ins) != 1:
         raise EdgePPGError(f"expected 1 TFLite input, found {len(ins)}")
@@ -124,60 +106,17 @@ def dequantize(y: np.ndarray, q: TensorQ) -> np.ndarray:
     return quant_dequantize(y, q.scale, q.zero_point)
 
 
+def _by_head(outs: list[np.ndarray], n: int, out_q: list[TensorQ]) -> dict[str, np.ndarray]:
+    return {q.name: outs[q.index].reshape(n, -1).astype(np.int8) for q in out_q}
+
+
 def run_litert(blob: bytes, xq: np.ndarray, out_q: list[TensorQ], reference: bool = False) -> dict[str, np.ndarray]:
     """int8 (N, T, C) inputs -> {head: int8 (N, n_out)} with LiteRT (reference kernels if asked)."""
-    it = litert_interpreter(blob, reference)
-    i_in = it.get_input_details()[0]["index"]
-    outs = it.get_output_details()
-    res = {q.name: np.zeros((len(xq), q.shape[-1]), np.int8) for q in out_q}
-    for n in range(len(xq)):
-        it.set_tensor(i_in, xq[n:n + 1])
-        it.invoke()
-        for q in out_q:
-            res[q.name][n] = it.get_tensor(outs[q.index]["index"]).reshape(-1)
-    return res
-
-
-def tflm_interpreter(blob: bytes, arena_size: int | None = None):
-    from tflite_micro import runtime
-
-    try:
-        return runtime.Interpreter.from_bytes(blob, arena_size=arena_size or max(256 * 1024, 10 * len(blob)))
-    except Exception as exc:  # noqa: BLE001 - TFLM raises RuntimeError/ValueError for unsupported ops
-        raise CheckFailed(f"the int8 model does not run in TFLM ({str(exc).strip().splitlines()[0]}); "
-                          f"the firmware would fail the same way") from None
+    return _by_head(LiteRTRunner(blob, reference).run(xq), len(xq), out_q)
 
 
 def run_tflm(blob: bytes, xq: np.ndarray, out_q: list[TensorQ]) -> dict[str, np.ndarray]:
-    it = tflm_interpreter(blob)
-    res = {q.name: np.zeros((len(xq), q.shape[-1]), np.int8) for q in out_q}
-    for n in range(len(xq)):
-        it.set_input(xq[n:n + 1], 0)
-        it.invoke()
-        for q in out_q:
-            res[q.name][n] = np.asarray(it.get_output(q.index)).reshape(-1)
-    return res
-
-
-def tflm_arena_bytes(blob: bytes, x1: np.ndarray) -> int:
-    """Arena bytes TFLM actually allocates for this model (parsed from print_allocations on fd 2)."""
-    it = tflm_interpreter(blob)
-    it.set_input(x1, 0)
-    it.invoke()
-    with tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        try:
-            os.dup2(tmp.fileno(), 2)
-            it.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        text = tmp.read().decode(errors="replace")
-    m = re.search(r"Arena allocation total (\d+) bytes", text)
-    if not m:
-        raise EdgePPGError(f"could not read the TFLM arena size from print_allocations (got {text[:200]!r})")
-    return int(m.group(1))
+    return _by_head(TFLMRunner(blob).run(xq), len(xq), out_q)
 
 
 def check_graph(ops: list[str], in_q: TensorQ, out_q: list[TensorQ]) -> list[str]:

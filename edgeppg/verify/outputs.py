@@ -12,7 +12,7 @@ import numpy as np
 
 from edgeppg.errors import EdgePPGError
 from edgeppg.models.heads import HeadSpec
-from edgeppg.verify.runtimes import dequantize
+from edgeppg.int8.fixedpoint import dequantize
 
 _STALE = "the manifest does not describe this model; re-run `edgeppg export`"
 

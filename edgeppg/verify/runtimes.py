@@ -1,4 +1,6 @@
-"""Host runtimes for the exported model (LiteRT, ONNX Runtime) and one latency protocol for all of them.
+"""ONNX Runtime on the host, the window layout helper, and one latency protocol for every runtime.
+
+LiteRT and TFLM live in `edgeppg.int8` (one runner each).
 
 Every runtime runs single-threaded, one window per call, as a microcontroller would; latency is the
 median and p90 of wall-clock per-call times after warm-up calls are discarded.
@@ -14,7 +16,6 @@ from typing import Callable
 import numpy as np
 
 from edgeppg.errors import EdgePPGError
-from edgeppg.quant import dequantize, quantize  # noqa: F401 - re-exported for verify modules
 
 
 def nct_to_model(x: np.ndarray, shape: list[int]) -> np.ndarray:
@@ -27,38 +28,6 @@ def nct_to_model(x: np.ndarray, shape: list[int]) -> np.ndarray:
         return np.ascontiguousarray(x.transpose(0, 2, 1))
     raise EdgePPGError(f"held-out windows of shape (C={c}, T={t}) do not fit the model input {shape}; "
                        "the export's heldout.npz and model disagree — re-run `edgeppg export`")
-
-
-class LiteRTRunner:
-    """ai-edge-litert interpreter; `reference=True` selects the BUILTIN_REF kernels TFLM must match."""
-
-    def __init__(self, path: Path, reference: bool = False):
-        try:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-        except ImportError as exc:  # pragma: no cover - pinned dependency
-            raise EdgePPGError(f"ai-edge-litert is not installed ({exc}); run `make setup`") from None
-        kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-        self._it = Interpreter(model_path=str(path), experimental_op_resolver_type=kind, num_threads=1)
-        self._it.allocate_tensors()
-        self._in = self._it.get_input_details()[0]["index"]
-        self._outs = [d["index"] for d in self._it.get_output_details()]
-        self.n_outputs = len(self._outs)
-
-    def input_details(self) -> dict:
-        return self._it.get_input_details()[0]
-
-    def output_details(self, i: int) -> dict:
-        """Details of TFLite output i (the order `run` returns outputs in)."""
-        return self._it.get_output_details()[i]
-
-    def run_one(self, q: np.ndarray) -> list[np.ndarray]:
-        self._it.set_tensor(self._in, q)
-        self._it.invoke()
-        return [self._it.get_tensor(i).copy() for i in self._outs]
-
-    def run(self, q: np.ndarray) -> list[np.ndarray]:
-        outs = [self.run_one(q[i:i + 1]) for i in range(len(q))]
-        return [np.concatenate([o[k] for o in outs]) for k in range(len(self._outs))]
 
 
 class OrtRunner:

@@ -107,9 +107,9 @@ def make_toy_export(out_dir: str | Path, preset: str = "s4k", seed: int = 0, n_h
 
     # parity: fp32 from the Keras model, int8 from LiteRT, both on the held-out windows (toy: untrained)
     from edgeppg.metrics import task_metrics
-    from edgeppg.verify.graph import read_graph
+    from edgeppg.int8.flatbuffer import graph_info as read_graph
     from edgeppg.verify.outputs import decode, output_specs
-    from edgeppg.verify.runtimes import quantize
+    from edgeppg.int8.fixedpoint import quantize
 
     x_nwc = held.x.transpose(0, 2, 1)
     from edgeppg.export.keras_twin import keras_predict
