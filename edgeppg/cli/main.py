@@ -82,7 +82,20 @@ def main(argv=None) -> int:
     """Run the CLI; EdgePPGError becomes one line on stderr and its exit code (2 input, 1 failed check).
 
     Environment failures a user can fix (a read-only or full disk, memory exhausted, input nested too deep)
-    are reported the same way, as one line with exit 2, never as a traceback."""
+    are reported the same way, as one line with exit 2, never as a traceback. As the `edgeppg` program
+    (argv None), the C++ runtimes' info lines are dropped from stderr (edgeppg/cli/quiet.py)."""
+    if argv is not None:
+        return _main(argv)
+    from edgeppg.cli.quiet import filter_stderr
+
+    restore = filter_stderr()
+    try:
+        return _main(argv)
+    finally:
+        restore()
+
+
+def _main(argv) -> int:
     try:
         cli.main(args=argv, prog_name="edgeppg", standalone_mode=False)
     except EdgePPGError as exc:
