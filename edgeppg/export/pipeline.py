@@ -15,7 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -88,19 +88,49 @@ def _metrics(spec, raw: dict[str, np.ndarray], w) -> dict[str, float | None]:
     return {k: _sig(m[k]) for k in METRIC_KEYS if k in m}
 
 
-def build(folded: FoldedStudent, data: ExportData, cfg: ExportConfig, seed: int) -> Built:
+@dataclass(frozen=True)
+class ExportArch:
+    """What export needs from one model family; ONNX, TFLite, C array, parity and manifest are arch-free.
+
+    The inference-form model is an eval torch module returning {head: tensor} with a `.spec` (name, heads,
+    samples, fs_hz, in_channels, to_json) like StudentSpec. A new family = one entry in ARCHS.
+    """
+
+    fold: Callable[[Any], Any]  # checkpoint model -> inference form (e.g. BatchNorm folded)
+    keras: Callable[[Any], Any]  # inference form -> Keras twin with its weights (the TFLite converter's input)
+    qat: Callable[..., tuple[Any, dict]] | None = None  # quantization-aware fine-tune; None: the family has none
+
+
+def _student_keras(folded: FoldedStudent):
+    from edgeppg.export.keras_twin import keras_twin, load_torch_weights
+
+    km = keras_twin(folded.spec)
+    load_torch_weights(km, folded)
+    return km
+
+
+def _student_qat(folded: FoldedStudent, *args):
+    from edgeppg.export.qat import qat_finetune
+
+    return qat_finetune(folded, *args)
+
+
+ARCHS = {"student": ExportArch(fold_student, _student_keras, _student_qat)}  # checkpoint meta "arch" -> exporter
+
+
+def build(folded: FoldedStudent, data: ExportData, cfg: ExportConfig, seed: int,
+          arch: ExportArch = ARCHS["student"]) -> Built:
     """ONNX fp32 + int8, Keras twin (parity-checked) -> int8 TFLite, its I/O spec and op list."""
     import tensorflow as tf
 
-    from edgeppg.export.keras_twin import keras_predict, keras_twin, load_torch_weights
+    from edgeppg.export.keras_twin import keras_predict
 
     spec = folded.spec
     names = [h.name for h in spec.heads]
     onnx_fp32 = export_onnx_fp32(folded, cfg.opset)
     onnx_int8 = quantize_onnx_int8(onnx_fp32, data.calib.x)
     tf.keras.backend.clear_session()  # fresh layer-name counters: identical graphs (and bytes) on every run
-    km = keras_twin(spec)
-    load_torch_weights(km, folded)
+    km = arch.keras(folded)
     xs = data.heldout.x[:KERAS_PARITY_WINDOWS]
     kout, tout = keras_predict(km, xs, spec), _torch_raw(folded, xs, names)
     keras_diff = max(float(np.abs(kout[n] - tout[n]).max()) for n in names)
@@ -301,7 +331,11 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     from edgeppg.export.data import resolve_student
 
     ckpt_path = resolve_student(ckpt_path)  # a shipped student's name works like its path
-    ckpt = load_checkpoint(ckpt_path, expect_arch="student")
+    ckpt = load_checkpoint(ckpt_path)
+    arch = ARCHS.get(ckpt.meta.get("arch"))
+    if arch is None:
+        raise EdgePPGError(f"{ckpt_path} is a {ckpt.meta.get('arch')!r} checkpoint; export knows "
+                           f"{', '.join(map(repr, sorted(ARCHS)))} (edgeppg.export.pipeline.ARCHS)")
     model, spec = ckpt.model.eval(), ckpt.model.spec
     name = check_model_name(cfg.name or spec.name, "model name (--name / [export] name / the checkpoint's spec)")
     seed = cfg.calib_seed
@@ -312,19 +346,17 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     say(f"data: {len(data.calib)} calibration (train) / {len(data.heldout)} held-out (test) windows")
 
     t = time.perf_counter()
-    b = build(fold_student(model), data, cfg, seed)
+    b = build(arch.fold(model), data, cfg, seed, arch)
     parity = score(b, model, data)
     hard, soft = gate(parity, b, cfg)
     secs["ptq"] = time.perf_counter() - t
     qat_info: dict[str, Any] = {"applied": False}
-    if not hard and soft and cfg.qat:
+    if not hard and soft and cfg.qat and arch.qat is not None:
         say("post-training int8 missed a tolerance: " + "; ".join(soft) + " -> quantization-aware fine-tune")
-        from edgeppg.export.qat import qat_finetune
-
         t = time.perf_counter()
-        folded_q, qat_info = qat_finetune(b.folded, data.train.x, data.calib.x, cfg, seed)
+        folded_q, qat_info = arch.qat(b.folded, data.train.x, data.calib.x, cfg, seed)
         qat_info["ptq_degradations"] = soft
-        b = build(folded_q, data, cfg, seed)
+        b = build(folded_q, data, cfg, seed, arch)
         parity = score(b, model, data, qat_applied=True)
         hard, soft = gate(parity, b, cfg)
         secs["qat"] = time.perf_counter() - t

@@ -141,6 +141,14 @@ def _wrap32(a: np.ndarray) -> np.ndarray:
     return ((np.asarray(a, dtype=np.int64) + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int64)
 
 
+def _const(cx: Lowering, ti: int, name: str, what: str) -> np.ndarray:
+    """A constant input's data; lowerings bake these into the C tables, so a run-time value is refused."""
+    data = cx.tensors[ti].data
+    if data is None:
+        raise EdgePPGError(f"{name}: {what} must be constant")
+    return data
+
+
 def _bias_tensor(cx: Lowering, op: Op) -> Tensor | None:
     return cx.tensors[op.inputs[2]] if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
 
@@ -259,19 +267,13 @@ def _add(cx: Lowering, op: Op, name: str) -> Layer:
 def _pad(cx: Lowering, op: Op, name: str) -> Layer:
     T = cx.tensors
     tin, tout = T[op.inputs[0]], T[op.outputs[0]]
-    pads = T[op.inputs[1]].data
-    if pads is None:
-        raise EdgePPGError(f"{name}: paddings must be constant")
-    pads = pads.reshape(-1, 2).astype(np.int64)
+    pads = _const(cx, op.inputs[1], name, "paddings").reshape(-1, 2).astype(np.int64)
     rank = len(tin.shape)
     if rank > 4 or pads.min() < 0:
         raise EdgePPGError(f"{name}: PAD of rank {rank} or with negative padding is not supported")
     value = tout.zp
     if op.kind == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
-        cv = T[op.inputs[2]].data
-        if cv is None:
-            raise EdgePPGError(f"{name}: PADV2 constant value must be constant")
-        value = int(cv.reshape(-1)[0])
+        value = int(_const(cx, op.inputs[2], name, "PADV2 constant value").reshape(-1)[0])
     ind = [1] * (4 - rank) + list(tin.shape)
     outd = [1] * (4 - rank) + list(tout.shape)
     before = [0] * (4 - rank) + [int(p) for p in pads[:, 0]]
@@ -283,11 +285,8 @@ def _pad(cx: Lowering, op: Op, name: str) -> Layer:
 def _mean(cx: Lowering, op: Op, name: str) -> Layer:
     T = cx.tensors
     tin, tout = T[op.inputs[0]], T[op.outputs[0]]
-    axes = T[op.inputs[1]].data
-    if axes is None:
-        raise EdgePPGError(f"{name}: MEAN axes must be constant")
     rank = len(tin.shape)
-    axes = sorted({int(a) % rank for a in axes.reshape(-1)})
+    axes = sorted({int(a) % rank for a in _const(cx, op.inputs[1], name, "MEAN axes").reshape(-1)})
     if axes != list(range(axes[0], axes[-1] + 1)):
         raise EdgePPGError(f"{name}: MEAN over non-contiguous axes {axes} is not supported")
     dims = list(tin.shape)
