@@ -4,22 +4,12 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from edgeppg.cli.main import main
 
 STAGES = ["data", "teacher", "distill", "export", "real", "bench", "verify", "check"]
 ARTIFACTS = ["student.onnx", "student_int8.onnx", "student_int8.tflite", "model_data.c", "model_data.h",
              "manifest.json", "parity.json", "heldout.npz"]
-
-
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("smoke") / "run"
-    proc = subprocess.run([sys.executable, "-m", "edgeppg", "run", "--preset", "smoke", "--out", str(run), "--json-logs"],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return run, proc.stdout
 
 
 def test_every_stage_reported(smoke_run):

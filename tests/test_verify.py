@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -77,8 +78,8 @@ def test_figures_are_consistent_with_the_artifacts(verified):
 
 
 def test_arena_is_the_smallest_that_works_and_minus_16_fails(verified):
-    from edgeppg.int8.fixedpoint import quantize
-    from edgeppg.int8.tflm import ArenaProbe
+    from edgeppg.verify.runtimes import quantize
+    from edgeppg.verify.tflm import ArenaProbe
 
     d, r = verified
     model = (d / "student_int8.tflite").read_bytes()
@@ -160,6 +161,27 @@ def test_bench_json_replaces_the_estimate_and_says_so(export_copy):
         verify_export(export_copy, cfg=FAST)
 
 
+def test_bench_json_beside_the_export_is_not_searched_only_passed_in(export_copy):
+    """RUN/bench/bench.json next to RUN/export is used only when named (the pipeline passes it in), and a stored
+    verify.json made with it stays fresh for check without naming it again."""
+    from edgeppg.verify.artifacts import verify_artifacts
+    from edgeppg.verify.measure import load_fresh
+
+    macs = json.loads((export_copy / "manifest.json").read_text())["model"]["macs"]
+    bench = {"target": "qemu-m4", "instructions_per_inference": 640_000, "macs": macs, "instructions_per_mac": 640_000 / macs}
+    (export_copy.parent / "bench").mkdir()
+    path = export_copy.parent / "bench" / "bench.json"
+    path.write_text(json.dumps(_bench_doc(export_copy, **bench)))
+    cfg = VerifyConfig(latency_runs=2, latency_warmup=0, plots=False)
+    assert not verify_export(export_copy, cfg=cfg)["targets"]["nrf52840"]["measured"]
+    r = verify_export(export_copy, cfg=dataclasses.replace(cfg, bench_json=str(path)))
+    nrf = r["targets"]["nrf52840"]
+    assert nrf["measured"] and nrf["latency_kind"] == "measured: QEMU qemu-m4 instruction count"
+    assert load_fresh(verify_artifacts(export_copy), Path(r["out_dir"]) / "verify.json", cfg) is not None
+    with pytest.raises(EdgePPGError, match="not found"):
+        verify_export(export_copy, cfg=dataclasses.replace(cfg, bench_json=str(path) + ".missing"))
+
+
 def test_hand_written_or_edited_bench_json_is_ignored(export_copy):
     """A forged bench.json (10 instructions) must not replace the estimate: unsealed or edited -> ignored."""
     macs = json.loads((export_copy / "manifest.json").read_text())["model"]["macs"]
@@ -176,7 +198,7 @@ def test_hand_written_or_edited_bench_json_is_ignored(export_copy):
 
 
 def test_quantize_rounds_half_away_from_zero_and_clamps():
-    from edgeppg.int8.fixedpoint import quantize
+    from edgeppg.verify.runtimes import quantize
 
     x = np.array([0.5, -0.5, 1.5, -1.5, 1000.0, -1000.0, 0.49], np.float32)
     assert quantize(x, 1.0, 0).tolist() == [1, -1, 2, -2, 127, -128, 0]
@@ -209,14 +231,16 @@ def test_outputs_decode_the_manifest_way_affine_bins_and_classes():
         output_specs(manifest, details)
 
 
-def test_size_accuracy_chart_uses_distill_metrics_beside_the_export(export_copy):
+def test_size_accuracy_chart_uses_only_the_distill_metrics_it_is_given(export_copy):
+    """verify measures from explicit inputs: a sibling ../distill/metrics.json is not searched, a named one is used."""
     params = json.loads((export_copy / "manifest.json").read_text())["model"]["params"]
     distill = export_copy.parent / "distill"
     distill.mkdir()
     teacher = {"rhythm_macro_f1": 0.95, "hr_mae_bpm": 2.0, "rr_mae_bpm": 1.0}
     (distill / "metrics.json").write_text(json.dumps({"teacher": teacher, "teacher_params": 500_000,
                                                       "student_params": params}))
-    r = verify_export(export_copy, cfg=FAST)
+    assert verify_export(export_copy, cfg=FAST)["distill_metrics"] is None
+    r = verify_export(export_copy, cfg=dataclasses.replace(FAST, distill_metrics=str(distill / "metrics.json")))
     assert r["distill_metrics"]["teacher"] == teacher and "size_accuracy" in r["plots"]
     other = export_copy.parent / "other.json"
     other.write_text(json.dumps({"teacher": teacher, "teacher_params": 500_000, "student_params": params + 1}))

@@ -22,17 +22,30 @@ def _fmt(v: Any) -> str:
 
 
 def _key_metrics(metrics: dict, limit: int = 6) -> str:
-    flat = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) and not k.startswith("_")]
-    return ", ".join(f"{k}={_fmt(v)}" for k, v in flat[:limit])
+    """Scalar metrics, nested ones (bench: one dict per target) as target.key; unmeasured (None) ones left out."""
+    flat: list[tuple[str, Any]] = []
+    for k, v in metrics.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, dict):
+            flat += [(f"{k}.{k2}", v2) for k2, v2 in v.items() if isinstance(v2, (int, float, str, bool))]
+        elif isinstance(v, (int, float, str, bool)):
+            flat.append((k, v))
+        elif isinstance(v, list) and v:
+            flat.append((k, "; ".join(map(str, v))))
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in flat[:limit]) or "n/a (no metrics recorded)"
 
 
 def write_report(run_dir: Path, records: dict[str, StageRecord], sections: list[tuple[str, str, list[Path]]],
-                 summary: dict[str, Any]) -> dict[str, Path]:
-    """sections: (title, markdown body, images). Returns the written paths."""
+                 summary: dict[str, Any], card: tuple[str, str] | None = None) -> dict[str, Path]:
+    """card: (title, markdown) shown first, above the stage table; sections: (title, markdown body, images)."""
     run_dir = Path(run_dir)
     total = sum(r.seconds for r in records.values() if not r.skipped)
     md = [f"# edgeppg run report\n", f"edgeppg {__version__} · Python {platform.python_version()} · "
-          f"run folder `{run_dir}`\n", "## Stages\n", "| stage | time (s) | status | key metrics |", "|---|---:|---|---|"]
+          f"run folder `{run_dir}`\n"]
+    if card is not None:
+        md += [f"## {card[0]}\n", card[1].rstrip() + "\n"]
+    md += ["## Stages\n", "| stage | time (s) | status | key metrics |", "|---|---:|---|---|"]
     for r in records.values():
         md.append(f"| {r.name} | {r.seconds:.1f} | {'skipped (up to date)' if r.skipped else 'ran'} | {_key_metrics(r.metrics)} |")
     md.append(f"\nTotal time this invocation: {total:.1f} s\n")
@@ -52,6 +65,15 @@ def write_report(run_dir: Path, records: dict[str, StageRecord], sections: list[
     return paths
 
 
+def _inline(text: str) -> str:
+    """Escape, then the two inline marks the report uses: **bold** and `code` (never left as literal asterisks)."""
+    import re
+
+    t = html.escape(text)
+    t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+
+
 def _html(md_text: str, run_dir: Path) -> str:
     """Tiny markdown subset -> HTML with images inlined as base64 (one file to attach or open anywhere)."""
     out, in_table = [], False
@@ -63,9 +85,9 @@ def _html(md_text: str, run_dir: Path) -> str:
             if not in_table:
                 out.append("<table>")
                 in_table = True
-                out.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
+                out.append("<tr>" + "".join(f"<th>{_inline(c)}</th>" for c in cells) + "</tr>")
             else:
-                out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+                out.append("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in cells) + "</tr>")
             continue
         if in_table:
             out.append("</table>")
@@ -76,14 +98,16 @@ def _html(md_text: str, run_dir: Path) -> str:
             if p.is_file():
                 b64 = base64.b64encode(p.read_bytes()).decode()
                 out.append(f'<p><img alt="{html.escape(p.stem)}" src="data:image/png;base64,{b64}" style="max-width:100%"></p>')
+        elif line.startswith("### "):
+            out.append(f"<h3>{_inline(line[4:])}</h3>")
         elif line.startswith("## "):
-            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+            out.append(f"<h2>{_inline(line[3:])}</h2>")
         elif line.startswith("# "):
             out.append(f"<h1>{html.escape(line[2:])}</h1>")
         elif line.startswith("```"):
             continue
         elif line.strip():
-            out.append(f"<p>{html.escape(line).replace('`', '')}</p>")
+            out.append(f"<p>{_inline(line)}</p>")
     if in_table:
         out.append("</table>")
     style = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}"

@@ -12,12 +12,14 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from edgeppg.config import PipelineConfig, to_dict
 from edgeppg.errors import EdgePPGError
 from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.pipeline.results import read_json
 from edgeppg.pipeline.stages import Stage, StageContext, StageRecord, run_stages
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,123 +70,153 @@ def _toolchain_targets(targets) -> tuple[list[str], list[str]]:
     return ok, skipped
 
 
+# ---------------------------------------------------------------- one function per stage: (cfg, log, ctx) -> metrics
+
+def _data(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.data.corpus import build_corpus
+
+    info = build_corpus(ctx.dir, n=cfg.data.n_windows, seed=cfg.data.seed, window_s=cfg.data.window_s,
+                        fs_ecg=cfg.data.fs_ecg_hz, fs_ppg=cfg.data.fs_ppg_hz, sensor_domain=cfg.data.sensor_domain)
+    return {"windows": cfg.data.n_windows, "pairs_per_s": info.get("pairs_per_s")}
+
+
+def _pretrain(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.train.transfer import pretrain as run_pretrain
+
+    res = run_pretrain(cfg.pretrain, ctx.input_dir("data"), ctx.dir, data_cfg=cfg.data, log=log, progress=log.progress)
+    return _pick(res.metrics)
+
+
+def _teacher(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.train.transfer import finetune
+
+    init = cfg.finetune.init
+    if cfg.pretrain_from_scratch:
+        init = str(ctx.input_dir("pretrain") / "ecg.safetensors")
+    res = finetune(cfg.finetune, ctx.input_dir("data"), ctx.dir, init=init, data_cfg=cfg.data, log=log,
+                   progress=log.progress)
+    return _pick(res.metrics)
+
+
+def _distill(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.pipeline.results import DistillResult
+    from edgeppg.train.distill import distill as run_distill
+
+    run_distill(cfg.distill, ctx.input_dir("teacher") / "teacher.safetensors", ctx.input_dir("data"),
+                ctx.dir, data_cfg=cfg.data, log=log, progress=log.progress)
+    d = DistillResult.from_json(read_json(ctx.dir / "metrics.json") or {})
+    return {"student_params": d.student_params, "student_macs": d.student_macs,
+            **{f"student_{k}": v for k, v in d.student.present().items()}}
+
+
+def _export(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.export import export_student
+    from edgeppg.pipeline.results import ExportResult
+
+    export_student(ctx.input_dir("distill") / "student.safetensors", ctx.dir, cfg.export, log=log)
+    e = ExportResult.load(ctx.dir)
+    return {"tflite_bytes": (ctx.dir / "student_int8.tflite").stat().st_size,
+            **{f"int8_{k}": v for k, v in (e.int8_tflite.present() if e else {}).items()},
+            "tflm_vs_litert_ref_max_lsb": e.tflm_vs_litert_ref_max_lsb if e else None}
+
+
+def _bench(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.bench.runner import run_bench
+    from edgeppg.pipeline.results import BenchResult
+
+    targets, skipped = _toolchain_targets(cfg.bench.targets)
+    out: dict[str, Any] = {"skipped": skipped}
+    for t in targets:
+        # qemu-m4 (the reference board) lands at RUN/bench/bench.json: the verify stage passes that file in
+        dest = ctx.dir if t == "qemu-m4" else ctx.dir / t
+        b = BenchResult.from_json(run_bench(ctx.input_dir("export"), t, dest, windows=cfg.bench.windows))
+        out[t] = {k: v for k, v in (("bitexact_vs_tflm", b.bitexact_vs_tflm), ("windows", b.windows),
+                                    ("instructions_per_inference", b.instructions_per_inference),
+                                    ("instructions_per_mac", b.instructions_per_mac),
+                                    ("host_ns_per_inference", b.host_ns_per_inference),
+                                    ("flash_bytes", b.flash_bytes), ("ram_bytes", b.ram_bytes)) if v is not None}
+    return out
+
+
+def verify_config(run_dir: Path):
+    """verify's explicit inputs inside a run: the reference board's bench.json and distill's metrics.json."""
+    from edgeppg.verify import VerifyConfig
+
+    bench, distill = run_dir / "bench" / "bench.json", run_dir / "distill" / "metrics.json"
+    return VerifyConfig(bench_json=str(bench) if bench.is_file() else None,
+                        distill_metrics=str(distill) if distill.is_file() else None)
+
+
+def _verify(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.pipeline.results import VerifyResult
+    from edgeppg.verify import verify_export
+
+    verify_export(ctx.input_dir("export"), ctx.dir, verify_config(ctx.dir.parent), log=log)
+    v = VerifyResult.from_json(read_json(ctx.dir / "verify.json") or {})
+    nrf = next((t for t in v.targets if t.name == "nrf52840"), None)
+    return {"arena_bytes": v.arena_bytes, "flash_bytes": v.flash_bytes,
+            "nrf52840_latency_ms": nrf.latency_ms if nrf else None,
+            "nrf52840_latency_source": nrf.source_label() if nrf else None}
+
+
+def _real(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
+    from edgeppg.evaluate import RealOptions, evaluate_real, write_real
+    from edgeppg.pipeline.results import REAL_STUDENT, REAL_TEACHER
+
+    opts = RealOptions(max_sources=cfg.real.max_sources, max_windows=cfg.real.max_windows,
+                       derived=cfg.real.derived, estimators=False)
+    models, labels = [ctx.input_dir("export")], [REAL_STUDENT]
+    if cfg.real.teacher:
+        models.append(ctx.input_dir("teacher") / "teacher.safetensors")
+        labels.append(REAL_TEACHER)
+    result = evaluate_real(models, opts, labels=labels)
+    write_real(result, ctx.dir, plot_label=REAL_STUDENT)
+    out: dict[str, Any] = {"status": result["status"]}
+    if result["status"] == "ok":
+        _realism_chart(cfg, ctx.dir)
+    for m in result["models"] if result["status"] == "ok" else []:
+        o = m.get("overall") or {}
+        for k in ("hr_mae_bpm", "coverage", "within_5bpm"):
+            out[f"{m['label'].replace('-', '_')}_{k}"] = o.get(k)
+    return out
+
+
+def _check(cfg: PipelineConfig, log: Logger, budget: Path, ctx: StageContext) -> dict:
+    from edgeppg.verify import check_export
+
+    real_json = ctx.input_dir("real") / "real.json" if cfg.real.enabled else None
+    res = check_export(ctx.input_dir("export"), budget, verify_config(ctx.dir.parent), out_dir=ctx.input_dir("verify"),
+                       log=log, real_json=real_json)
+    atomic_write_json(ctx.dir / "check.json", res.to_json())  # the report reads it back with CheckResult.from_json
+    return {"passed": res.passed, "over_budget": [r.metric for r in res.failures]}
+
+
 def build_stages(cfg: PipelineConfig, run_dir: Path, log: Logger) -> list[Stage]:
-    def data(ctx: StageContext) -> dict:
-        from edgeppg.data.corpus import build_corpus
-
-        info = build_corpus(ctx.dir, n=cfg.data.n_windows, seed=cfg.data.seed, window_s=cfg.data.window_s,
-                            fs_ecg=cfg.data.fs_ecg_hz, fs_ppg=cfg.data.fs_ppg_hz, sensor_domain=cfg.data.sensor_domain)
-        return {"windows": cfg.data.n_windows, "pairs_per_s": info.get("pairs_per_s")}
-
-    def pretrain(ctx: StageContext) -> dict:
-        from edgeppg.train.transfer import pretrain as run_pretrain
-
-        res = run_pretrain(cfg.pretrain, ctx.input_dir("data"), ctx.dir, data_cfg=cfg.data, log=log,
-                           progress=log.progress)
-        return _pick(res.metrics)
-
-    def teacher(ctx: StageContext) -> dict:
-        from edgeppg.train.transfer import finetune
-
-        init = cfg.finetune.init
-        if cfg.pretrain_from_scratch:
-            init = str(ctx.input_dir("pretrain") / "ecg.safetensors")
-        res = finetune(cfg.finetune, ctx.input_dir("data"), ctx.dir, init=init, data_cfg=cfg.data, log=log,
-                       progress=log.progress)
-        return _pick(res.metrics)
-
-    def distill(ctx: StageContext) -> dict:
-        from edgeppg.train.distill import distill as run_distill
-
-        res = run_distill(cfg.distill, ctx.input_dir("teacher") / "teacher.safetensors", ctx.input_dir("data"),
-                          ctx.dir, data_cfg=cfg.data, log=log, progress=log.progress)
-        m = res.metrics
-        return {"student_params": m.get("student_params"), "student_macs": m.get("student_macs"),
-                **{f"student_{k}": v for k, v in _pick(m.get("student", {})).items()}}
-
-    def export(ctx: StageContext) -> dict:
-        from edgeppg.export import export_student
-
-        res = export_student(ctx.input_dir("distill") / "student.safetensors", ctx.dir, cfg.export, log=log)
-        p = json.loads((ctx.dir / "parity.json").read_text())
-        return {"tflite_bytes": (ctx.dir / "student_int8.tflite").stat().st_size,
-                **{f"int8_{k}": v for k, v in _pick(p.get("int8_tflite", {})).items()},
-                "tflm_vs_litert_ref_max_lsb": p.get("tflm_vs_litert_ref_max_lsb")}
-
-    def bench(ctx: StageContext) -> dict:
-        from edgeppg.bench.runner import run_bench
-
-        targets, skipped = _toolchain_targets(cfg.bench.targets)
-        out: dict[str, Any] = {"skipped": skipped}
-        for t in targets:
-            # qemu-m4 (the reference board) also lands at RUN/bench/bench.json, where verify looks for it
-            dest = ctx.dir if t == "qemu-m4" else ctx.dir / t
-            r = run_bench(ctx.input_dir("export"), t, dest, windows=cfg.bench.windows)
-            out[t] = {k: r.get(k) for k in ("instructions_per_inference", "instructions_per_mac", "bitexact_vs_tflm",
-                                            "flash_bytes", "ram_bytes")}
-        return out
-
-    def verify(ctx: StageContext) -> dict:
-        from edgeppg.verify import verify_export
-
-        r = verify_export(ctx.input_dir("export"), ctx.dir, log=log)
-        return {k: r.get(k) for k in ("arena_bytes", "flash_bytes")} | {
-            "nrf52840_est_latency_ms": r.get("targets", {}).get("nrf52840", {}).get("est_latency_ms")}
-
-    def real(ctx: StageContext) -> dict:
-        from edgeppg.evaluate import RealOptions, evaluate_real, write_real
-
-        opts = RealOptions(max_sources=cfg.real.max_sources, max_windows=cfg.real.max_windows,
-                           derived=cfg.real.derived, estimators=False)
-        models, labels = [ctx.input_dir("export")], [REAL_STUDENT]
-        if cfg.real.teacher:
-            models.append(ctx.input_dir("teacher") / "teacher.safetensors")
-            labels.append(REAL_TEACHER)
-        result = evaluate_real(models, opts, labels=labels)
-        write_real(result, ctx.dir, plot_label=REAL_STUDENT)
-        out: dict[str, Any] = {"status": result["status"]}
-        if result["status"] == "ok":
-            _realism_chart(cfg, ctx.dir)
-        for m in result["models"] if result["status"] == "ok" else []:
-            o = m.get("overall") or {}
-            for k in ("hr_mae_bpm", "coverage", "within_5bpm"):
-                out[f"{m['label'].replace('-', '_')}_{k}"] = o.get(k)
-        return out
-
-    def check(ctx: StageContext) -> dict:
-        from edgeppg.verify import check_export
-
-        real_json = ctx.input_dir("real") / "real.json" if cfg.real.enabled else None
-        res = check_export(ctx.input_dir("export"), budget, out_dir=ctx.input_dir("verify"), log=log,
-                           real_json=real_json)
-        rows = [r.__dict__ if hasattr(r, "__dict__") else r._asdict() for r in res.rows]
-        atomic_write_json(ctx.dir / "check.json", {"passed": res.passed, "budget": str(budget), "rows": rows})
-        return {"passed": res.passed, "over_budget": [r["metric"] for r in rows if not r["ok"]]}
-
+    """The stage list for this config: each stage's config slice, the stages it reads, and its function."""
+    fn = lambda f: partial(f, cfg, log)  # noqa: E731 - every stage function gets the run's config and logger
     budget = resolve_budget(cfg.budget)
     shipped = lambda: {"init_sha256": sha256_file(_init_path(cfg))}  # noqa: E731
-    stages = [Stage("data", cfg.data, (), data)]
+    stages = [Stage("data", cfg.data, (), fn(_data))]
     if cfg.pretrain_from_scratch:
-        stages.append(Stage("pretrain", (cfg.pretrain, cfg.data), ("data",), pretrain))
-        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data", "pretrain"), teacher))
+        stages.append(Stage("pretrain", (cfg.pretrain, cfg.data), ("data",), fn(_pretrain)))
+        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data", "pretrain"), fn(_teacher)))
     else:
-        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data",), teacher, extra_inputs=shipped))
+        stages.append(Stage("teacher", (cfg.finetune, cfg.data), ("data",), fn(_teacher), extra_inputs=shipped))
     stages += [
-        Stage("distill", (cfg.distill, cfg.data), ("data", "teacher"), distill),
-        Stage("export", cfg.export, ("distill",), export),
+        Stage("distill", (cfg.distill, cfg.data), ("data", "teacher"), fn(_distill)),
+        Stage("export", cfg.export, ("distill",), fn(_export)),
     ]
     if cfg.real.enabled:  # the real sources are outside the run: their identity is an input
-        stages.append(Stage("real", cfg.real, ("export", "teacher"), real, extra_inputs=_real_sources_key))
+        stages.append(Stage("real", cfg.real, ("export", "teacher"), fn(_real), extra_inputs=_real_sources_key))
     stages += [
-        Stage("bench", cfg.bench, ("export",), bench),
-        Stage("verify", {}, ("export", "bench"), verify),
+        Stage("bench", cfg.bench, ("export",), fn(_bench)),
+        Stage("verify", {}, ("export", "bench", "distill"), fn(_verify)),
         Stage("check", {"budget_sha256": sha256_file(budget)},
-              ("export", "verify") + (("real",) if cfg.real.enabled else ()), check),
+              ("export", "verify") + (("real",) if cfg.real.enabled else ()), partial(_check, cfg, log, budget)),
     ]
     return stages
 
 
-REAL_STUDENT, REAL_TEACHER = "student-int8", "teacher-fp32"
 
 
 def _realism_chart(cfg: PipelineConfig, out_dir: Path) -> None:

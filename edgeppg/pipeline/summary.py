@@ -1,147 +1,294 @@
-"""Gather every stage's figures into report.md / report.html / summary.json."""
+"""Gather every stage's figures into report.md / report.html / summary.json.
+
+Stage outputs are read only through the typed results in edgeppg.pipeline.results. Every table cell is a number
+or an explicit "n/a (reason)"; the report opens with a per-target card: fits? latency (with its source), flash,
+RAM, fp32 vs int8 accuracy on synthetic and real data.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from edgeppg.config import PipelineConfig, to_dict
 from edgeppg.pipeline.report import write_report
+from edgeppg.pipeline.results import REAL_STUDENT, REAL_TEACHER, BenchResult, RealResult, RunResults, Scores, VerifyResult
 from edgeppg.pipeline.stages import StageRecord
+from edgeppg.verify.budget import CheckResult, Row
+
+def na(why: str) -> str:
+    return f"n/a ({why})"
 
 
-def _json(p: Path) -> dict:
-    try:
-        return json.loads(p.read_text()) if p.is_file() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {}
+def num(v: Any, nd: int = 3, why: str = "not measured", unit: str = "") -> str:
+    """A figure, or n/a with its reason: never None, —, or an empty cell."""
+    if v is None or (isinstance(v, float) and v != v):
+        return na(why)
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    text = f"{v:.{nd}f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+    return f"{text} {unit}".rstrip()
 
 
-def _f(v: Any, nd: int = 3) -> str:
-    if isinstance(v, float):
-        return f"{v:.{nd}f}"
-    return "—" if v is None else str(v)
+def pct(v: Any, why: str = "no windows with a reference") -> str:
+    return na(why) if v is None or v != v else f"{100 * v:.1f} %"
 
 
-def _metric_rows(rows: list[tuple[str, dict]]) -> str:
+def _scores_table(rows: list[tuple[str, Scores]]) -> str:
     out = ["| model | rhythm macro-F1 | HR MAE (BPM) | RR MAE (br/min) |", "|---|---:|---:|---:|"]
     for name, m in rows:
-        if m:
-            out.append(f"| {name} | {_f(m.get('rhythm_macro_f1'))} | {_f(m.get('hr_mae_bpm'), 2)} | {_f(m.get('rr_mae_bpm'), 2)} |")
+        out.append(f"| {name} | {num(m.rhythm_macro_f1, why='no rhythm head')} | {num(m.hr_mae_bpm, 2, 'no HR head')} | "
+                   f"{num(m.rr_mae_bpm, 2, 'no RR head')} |")
     return "\n".join(out)
+
+
+def heldout_note(res: RunResults) -> str:
+    """Whether distill's test split and the export's held-out windows are the same windows (their fp32 F1 may differ)."""
+    d, e = res.distill, res.export
+    if d is None or e is None:
+        return ""
+    if d.test_ids_sha256 and d.test_ids_sha256 == e.heldout_ids_sha256:
+        return (f"Test sets: the distillation table and the int8 parity table use the same {e.heldout_windows} "
+                "held-out windows (window-id sha256 match).")
+    return (f"Test sets differ: the distillation table is on distill's test split ({num(d.test_windows)} windows), the "
+            f"int8 parity table on the export's held-out windows ({num(e.heldout_windows)} windows, heldout.npz), so "
+            "the student's fp32 figures differ between the two tables.")
+
+
+# ---------------------------------------------------------------- the card at the top
+
+CARD_TITLE = "Will it fit, how fast, how accurate"
+
+
+def _target_budget(check: CheckResult | None, target: str) -> str:
+    if check is None:
+        return na("no check stage")
+    own = [r for r in check.rows if r.metric.startswith(f"targets.{target}.")]
+    shared = [r for r in check.rows if not r.metric.startswith("targets.")]
+    over = [r.metric for r in own + shared if not r.ok]
+    if not own:
+        return na(f"budget sets no [targets.{target}] keys; shared budgets "
+                  + ("within" if not any(not r.ok for r in shared) else "over"))
+    if over:
+        return f"NO (over: {', '.join(over)})"
+    return f"yes ({len(own)} target + {len(shared)} shared budgets within)"
+
+
+def card(res: RunResults) -> str:
+    v, check = res.verify, res.check
+    out = []
+    if check is not None:
+        n_ok = sum(r.ok for r in check.rows)
+        out.append(f"Budget check: {'PASSED' if check.passed else 'FAILED'} against `{Path(check.budget).name}` "
+                   f"({n_ok} of {len(check.rows)} budgets within).")
+    else:
+        out.append("Budget check: not run.")
+    out.append("")
+    if v is not None and v.targets:
+        out += ["| figure | " + " | ".join(t.name for t in v.targets) + " |", "|---|" + "---|" * len(v.targets)]
+        rows = [("fits the budget", [_target_budget(check, t.name) for t in v.targets]),
+                ("fits in flash and RAM", [("yes" if t.fits else "NO") for t in v.targets]),
+                ("latency", [t.latency_label() for t in v.targets]),
+                ("latency, TFLM reference kernels", [t.reference_label() for t in v.targets]),
+                ("flash (model + TFLM runtime est.)", [f"{v.flash_bytes:,} B of {t.flash_total_bytes:,} B "
+                                                       f"({t.flash_free_bytes:,} B free)" for t in v.targets]),
+                ("RAM (measured arena + runtime est.)", [f"{v.ram_bytes:,} B of {t.ram_total_bytes:,} B "
+                                                         f"({t.ram_free_bytes:,} B free)" for t in v.targets])]
+        out += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
+    else:
+        out.append("Per-target figures: n/a (no verify stage in this run).")
+    out += ["", _accuracy_card(res)]
+    return "\n".join(out)
+
+
+def _accuracy_card(res: RunResults) -> str:
+    e, real, d = res.export, res.real, res.distill
+    real_ok = real is not None and real.status == "ok"
+    why_real = ("real stage not run" if real is None else real.status if not real_ok else "")
+
+    def real_cells(label: str | None) -> tuple[str, str]:
+        if label is None:
+            return na("the real stage runs the int8 export and the teacher only"), na("see HR MAE")
+        m = real.model(label) if real_ok else None
+        if m is None:
+            return na(why_real or f"{label} not evaluated"), na(why_real or f"{label} not evaluated")
+        return num(_f(m.overall.get("hr_mae_bpm")), 2, "no covered windows"), pct(m.overall.get("coverage"))
+
+    no_export = Scores()
+    rows = [("student fp32 (torch)", e.torch_fp32 if e else no_export, None),
+            ("student int8 (TFLite)", e.int8_tflite if e else no_export, REAL_STUDENT)]
+    if d is not None:
+        rows.insert(0, ("teacher fp32", d.teacher, REAL_TEACHER))
+    out = ["| model | synthetic rhythm macro-F1 | synthetic HR MAE (BPM) | real HR MAE (BPM) | real HR coverage |",
+           "|---|---:|---:|---:|---:|"]
+    for name, s, label in rows:
+        mae, cov = real_cells(label)
+        why = "no export stage" if e is None and label != REAL_TEACHER else "no such head"
+        out.append(f"| {name} | {num(s.rhythm_macro_f1, why=why)} | {num(s.hr_mae_bpm, 2, why)} | {mae} | {cov} |")
+    where = []
+    if e is not None:
+        where.append(f"synthetic student figures on the export's {num(e.heldout_windows)} held-out windows (heldout.npz)")
+    if d is not None:
+        same = e is not None and d.test_ids_sha256 and d.test_ids_sha256 == e.heldout_ids_sha256
+        where.append(f"teacher on distill's test split ({num(d.test_windows)} windows, "
+                     + ("the same windows)" if same else "different windows from the students' held-out set)"))
+    if real_ok:
+        o = real.options
+        where.append(f"real: pooled over the original recordings ({o.get('max_sources') or 'all'} sources, "
+                     f"{o.get('max_windows') or 'all'} windows each), HR MAE on the windows the quality gate covers")
+    return "\n".join(out) + ("\n\n" + "; ".join(where) + "." if where else "")
+
+
+def _f(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+# ---------------------------------------------------------------- the sections
+
+def _verify_body(v: VerifyResult) -> str:
+    body = [f"TFLM arena {v.arena_bytes:,} B (smallest that works), RAM {v.ram_bytes:,} B (arena + runtime estimate), "
+            f"flash {v.flash_bytes:,} B (model + TFLM runtime estimate).", "",
+            "### Host latency (this machine, one thread, one window per call)", "",
+            "| runtime | median µs | p90 µs |", "|---|---:|---:|"]
+    for h in v.host_latency:
+        body.append(f"| {h.runtime} | {num(h.median_us, 1, 'not exported')} | {num(h.p90_us, 1, 'not exported')} |")
+    body += ["", "### Per-target figures", "",
+             "| target | latency ms | latency source | TFLM reference kernels ms (est.) | flash free B | RAM free B | fits |",
+             "|---|---:|---|---:|---:|---:|---|"]
+    for t in v.targets:
+        body.append(f"| {t.name} | {num(t.latency_ms, 2)} | {t.source_label()} | "
+                    f"{num(t.latency_ms_reference_kernels, 2, 'not in verify.json')} | {t.flash_free_bytes:,} | "
+                    f"{t.ram_free_bytes:,} | {'yes' if t.fits else 'NO'} |")
+    if v.bench_ignored:
+        body += ["", f"bench.json {v.bench_path} ignored: {v.bench_ignored}"]
+    return "\n".join(body)
+
+
+def _bench_body(benches: dict[str, BenchResult]) -> str:
+    body = ["| target | instructions/inference | instructions/MAC | host µs/inference | flash B | RAM B | "
+            "bit-exact vs TFLM | windows |", "|---|---:|---:|---:|---:|---:|---|---:|"]
+    for b in benches.values():
+        host = b.target == "host"
+        no_count = "host build: wall time only" if host else "not measured"
+        no_image = "host build: no device image" if host else "not measured"
+        us = None if b.host_ns_per_inference is None else b.host_ns_per_inference / 1e3
+        body.append(f"| {b.target} | {num(b.instructions_per_inference, why=no_count)} | "
+                    f"{num(b.instructions_per_mac, 2, no_count)} | {num(us, 1, 'QEMU target: instruction count only')} | "
+                    f"{num(b.flash_bytes, why=no_image)} | {num(b.ram_bytes, why=no_image)} | "
+                    f"{'yes' if b.bitexact_vs_tflm else 'NO'} | {b.windows} |")
+    for b in benches.values():
+        if not b.layers:
+            continue
+        host = b.target == "host"
+        body += ["", f"### Per layer ({b.target})", "",
+                 "| layer | kind | MACs | instructions | instructions/MAC | host µs | output bytes |",
+                 "|---|---|---:|---:|---:|---:|---:|"]
+        for layer in b.layers:
+            no_count = "host build: wall time only" if host else "not measured"
+            ipm = layer.instructions_per_mac
+            body.append(f"| {layer.name} | {layer.kind} | {layer.macs:,} | {num(layer.instructions, why=no_count)} | "
+                        f"{num(ipm, 2, 'no MACs' if layer.instructions is not None else no_count)} | "
+                        f"{num(None if layer.host_ns is None else layer.host_ns / 1e3, 1, 'QEMU target: instruction count only')} | "
+                        f"{num(layer.out_bytes, why='not recorded')} |")
+    return "\n".join(body)
+
+
+def _check_value(r: Row, v: Any) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return num(v, 4 if isinstance(v, float) else 3, "figure missing", r.unit)
+
+
+def _check_body(check: CheckResult) -> str:
+    body = [f"Verdict: {'PASSED' if check.passed else 'FAILED'} against `{check.budget}`", "",
+            "| metric | budget | actual | over by | ok | source |", "|---|---:|---:|---:|---|---|"]
+    for r in check.rows:
+        if r.ok:
+            over = na("within budget")
+        elif isinstance(r.over_by, (int, float)) and not isinstance(r.over_by, bool):
+            over = num(r.over_by, 4 if isinstance(r.over_by, float) else 3, unit=r.unit)
+        else:
+            over = na(str(r.over_by))
+        source = r.source or ("real.json" if r.metric.startswith("real.") else "verify.json")
+        body.append(f"| {r.metric} | {_check_value(r, r.budget)} | {_check_value(r, r.actual)} | {over} | "
+                    f"{'yes' if r.ok else 'NO'} | {source} |")
+    return "\n".join(body)
 
 
 def report(cfg: PipelineConfig, run_dir: Path, records: dict[str, StageRecord]) -> dict[str, Any]:
     run_dir = Path(run_dir)
-    corpus = _json(run_dir / "data" / "corpus.json")
-    teacher = _json(run_dir / "teacher" / "metrics.json")
-    distill = _json(run_dir / "distill" / "metrics.json")
-    parity = _json(run_dir / "export" / "parity.json")
-    manifest = _json(run_dir / "export" / "manifest.json")
-    verify = _json(run_dir / "verify" / "verify.json")
-    check = _json(run_dir / "check" / "check.json")
-    real = _json(run_dir / "real" / "real.json")
-    benches = {p.parent.name if p.parent != run_dir / "bench" else "qemu-m4": _json(p)
-               for p in sorted((run_dir / "bench").rglob("bench.json"))}
+    res = RunResults.load(run_dir)
     sections: list[tuple[str, str, list[Path]]] = []
+    note = heldout_note(res)
 
-    if corpus:
-        counts = corpus.get("ppg", {}).get("class_counts", {})
-        sections.append(("Data", f"{cfg.data.n_windows} paired ECG/PPG windows (seed {cfg.data.seed}), "
-                         f"classes {counts}, generated at {corpus.get('pairs_per_s')} pairs/s.", []))
-    if teacher:
-        body = _metric_rows([("teacher (held-out test)", teacher.get("test", teacher))])
+    if res.data:
+        classes = ", ".join(f"{k} {n}" for k, n in res.data.class_counts.items()) or na("no class counts")
+        sections.append(("Data", f"{res.data.windows} paired ECG/PPG windows (seed {cfg.data.seed}), classes: {classes}; "
+                         f"generated at {num(res.data.pairs_per_s, 1, 'not timed')} pairs/s.", []))
+    if res.teacher:
+        body = _scores_table([(f"teacher (its own held-out test split, {num(res.teacher.n_test)} windows)",
+                               res.teacher.test)])
         init = "the `pretrain` stage of this run" if cfg.pretrain_from_scratch else f"`{cfg.finetune.init}`"
         body += f"\n\nInit: {init}, strategy `{cfg.finetune.strategy}`."
         sections.append(("Teacher (ECG-pretrained ResNet1d fine-tuned on PPG)", body,
                          sorted((run_dir / "teacher").glob("*.png"))))
-    if distill:
-        body = _metric_rows([("teacher", distill.get("teacher", {})), ("student (KD)", distill.get("student", {})),
-                             ("student without KD", distill.get("student_no_kd", {}))])
-        body += (f"\n\nTeacher {distill.get('teacher_params')} params → student {distill.get('student_params')} params, "
-                 f"{distill.get('student_macs')} MACs per window.")
+    if res.distill:
+        d = res.distill
+        body = _scores_table([("teacher", d.teacher), ("student (KD)", d.student), ("student without KD", d.student_no_kd)])
+        body += (f"\n\nOn distill's test split ({num(d.test_windows)} windows). Teacher {num(d.teacher_params)} params → "
+                 f"student {num(d.student_params)} params, {num(d.student_macs)} MACs per window.")
+        body += f"\n\n{note}" if note else ""
         sections.append(("Distillation", body, sorted((run_dir / "distill").glob("*.png"))))
-    if parity:
-        body = _metric_rows([("torch fp32", parity.get("torch_fp32", {})), ("ONNX int8", parity.get("onnx_int8", {})),
-                             ("TFLite int8", parity.get("int8_tflite", {}))])
-        body += (f"\n\nONNX fp32 vs torch max |diff| {parity.get('onnx_fp32_max_abs_diff')}; TFLM vs LiteRT reference "
-                 f"kernels: {parity.get('tflm_vs_litert_ref_max_lsb')} LSB; TFLite ops: {', '.join(parity.get('tflite_ops', []))}.")
+    if res.export:
+        e = res.export
+        body = _scores_table([("torch fp32", e.torch_fp32), ("ONNX int8", e.onnx_int8), ("TFLite int8", e.int8_tflite)])
+        body += (f"\n\nOn the export's {num(e.heldout_windows)} held-out windows (heldout.npz). ONNX fp32 vs torch max "
+                 f"|diff| {num(e.onnx_fp32_max_abs_diff, why='not measured')}; TFLM vs LiteRT reference kernels: "
+                 f"{num(e.tflm_vs_litert_ref_max_lsb, why='not measured')} LSB; TFLite ops: {', '.join(e.tflite_ops)}.")
+        body += f"\n\n{note}" if note else ""
         sections.append(("int8 parity", body, []))
-    if verify:
-        lat = verify.get("host_latency_us", {})
-        body = [f"TFLM arena {verify.get('arena_bytes')} B (smallest that works), flash {verify.get('flash_bytes')} B.",
-                "", "| runtime | median µs | p90 µs |", "|---|---:|---:|"]
-        for k, v in lat.items():
-            if isinstance(v, dict):
-                body.append(f"| {k} | {_f(v.get('median'), 1)} | {_f(v.get('p90'), 1)} |")
-        body += ["", "| target | est. latency ms | flash free B | RAM free B | fits |", "|---|---:|---:|---:|---|"]
-        for name, t in verify.get("targets", {}).items():
-            body.append(f"| {name} | {_f(t.get('est_latency_ms'), 2)} | {t.get('flash_free_bytes')} | "
-                        f"{t.get('ram_free_bytes')} | {'yes' if t.get('fits') else 'NO'} |")
-        sections.append(("Host emulator (TFLM) and device estimates", "\n".join(body),
+    if res.verify:
+        sections.append(("Host emulator (TFLM) and device estimates", _verify_body(res.verify),
                          sorted((run_dir / "verify").glob("*.png"))))
-    if benches:
-        body = ["| target | instructions/inference | instructions/MAC | flash B | RAM B | bit-exact vs TFLM |",
-                "|---|---:|---:|---:|---:|---|"]
-        for t, b in benches.items():
-            body.append(f"| {b.get('target', t)} | {b.get('instructions_per_inference') or b.get('cycles_per_inference')} | "
-                        f"{_f(b.get('instructions_per_mac'), 2)} | {b.get('flash_bytes')} | {b.get('ram_bytes')} | "
-                        f"{b.get('bitexact_vs_tflm')} |")
-        sections.append(("Firmware harness", "\n".join(body), []))
-    if real:
-        sections.append(("Real PPG", _real_body(real), sorted((run_dir / "real").glob("*.png"))))
-    if check:
-        body = [f"**{'PASSED' if check.get('passed') else 'FAILED'}** against `{check.get('budget')}`", "",
-                "| metric | budget | actual | over by | ok |", "|---|---:|---:|---:|---|"]
-        for r in check.get("rows", []):
-            body.append(f"| {r.get('metric')} | {r.get('limit')} | {_f(r.get('actual'))} | {_f(r.get('over'))} | "
-                        f"{'yes' if r.get('ok') else 'NO'} |")
-        sections.append(("Budget verdict", "\n".join(body), []))
+    if res.benches:
+        sections.append(("Firmware harness", _bench_body(res.benches), []))
+    if res.real:
+        sections.append(("Real PPG", _real_body(res.real), sorted((run_dir / "real").glob("*.png"))))
+    if res.check:
+        sections.append(("Budget verdict", _check_body(res.check), []))
 
-    summary = {"schema": "edgeppg.summary/1", "preset": cfg.preset, "config": to_dict(cfg),
-               "teacher": teacher.get("test", teacher), "distill": {k: distill.get(k) for k in
-               ("teacher", "student", "student_no_kd", "teacher_params", "student_params", "student_macs")},
-               "parity": parity, "verify": {k: verify.get(k) for k in ("arena_bytes", "flash_bytes", "host_latency_us", "targets")},
-               "bench": benches, "check": check, "model": manifest.get("model", {}), "real": _real_summary(real)}
-    write_report(run_dir, records, sections, summary)
+    e = res.export
+    summary = {"schema": "edgeppg.summary/2", "preset": cfg.preset, "config": to_dict(cfg),
+               "teacher": res.teacher.test.to_json() if res.teacher else {},
+               "distill": res.distill.to_json() if res.distill else {},
+               "parity": e.to_json() if e else {}, "verify": res.verify.to_json() if res.verify else {},
+               "bench": {t: b.to_json() for t, b in res.benches.items()},
+               "check": res.check.to_json() if res.check else {}, "model": e.model if e else {},
+               "real": res.real.to_json() if res.real else {}}
+    write_report(run_dir, records, sections, summary, card=(CARD_TITLE, card(res)))
     return summary
 
 
-def _real_summary(real: dict) -> dict:
-    """summary.json's real-PPG figures: status, per model the pooled row, and every per-source row."""
-    if not real:
-        return {}
-    rows = [{k: r.get(k) for k in ("estimator", "source", "group", "derived_from", "n", "n_ref", "n_covered", "coverage",
-                                  "hr_mae_bpm", "within_5bpm", "bias_bpm", "hr_mae_ungated_bpm", "classes")}
-            for r in real.get("rows", [])]
-    return {"status": real.get("status"), "options": real.get("options"),
-            "models": {m["label"]: {"kind": m.get("kind"), "manifest_sha256": m.get("manifest_sha256"),
-                                    "weights_sha256": m.get("weights_sha256"), "overall": m.get("overall"),
-                                    "overall_derived": m.get("overall_derived")} for m in real.get("models", [])},
-            "rows": rows, "sources": [{k: s.get(k) for k in ("name", "group", "n_windows", "n_ref", "license", "status")}
-                                      for s in real.get("sources", [])]}
-
-
-def _real_body(real: dict) -> str:
-    if real.get("status") != "ok":
-        return f"**{real.get('status')}**: {real.get('note', '')}"
+def _real_body(real: RealResult) -> str:
+    if real.status != "ok":
+        return f"Status: {real.status}. {real.note}".rstrip()
     out = ["The exported int8 student (LiteRT, exactly as `edgeppg predict` runs it) and the fp32 teacher on real "
            "PPG recordings; coverage = share of the windows with a reference on which the model gives an HR "
            "(the rest are withheld by the quality gate); MAE over the covered windows; \"ungated\" = the HR head's "
            "MAE on every referenced window.", "",
            "| model | source | n | n_ref | coverage | HR MAE (BPM) | within 5 BPM | MAE ungated | classes |",
            "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    pct = (lambda v: "—" if v is None or v != v else f"{100 * v:.1f} %")
-    for r in real.get("rows", []):
-        cls = ", ".join(f"{k} {v}" for k, v in (r.get("classes") or {}).items())
+    for r in real.rows:
+        cls = ", ".join(f"{k} {v}" for k, v in (r.get("classes") or {}).items()) or na("no windows")
         out.append(f"| {r['estimator']} | {r['source']} | {r['n']} | {r['n_ref']} | {pct(r.get('coverage'))} | "
-                   f"{_f(r.get('hr_mae_bpm'), 2)} | {pct(r.get('within_5bpm'))} | {_f(r.get('hr_mae_ungated_bpm'), 2)} | {cls} |")
-    srcs = [s for s in real.get("sources", []) if not s.get("derived_from")]
+                   f"{num(_f(r.get('hr_mae_bpm')), 2, 'no covered windows')} | "
+                   f"{pct(r.get('within_5bpm'), 'no covered windows')} | "
+                   f"{num(_f(r.get('hr_mae_ungated_bpm')), 2, 'no windows with a reference')} | {cls} |")
+    srcs = [s for s in real.sources if not s.get("derived_from")]
     out += ["", "Sources: " + "; ".join(f"{s['name']} ({s.get('license') or s.get('status')})" for s in srcs) + ". "
             "Labels: PPG-DaLiA's ECG-derived HR; unlabelled recordings: agreement of two offline detectors "
             "(windows where they differ by more than 3 BPM are left out). Details: `real/real.md`."]
-    o = real.get("options") or {}
+    o = real.options
     if o.get("max_sources") or o.get("max_windows"):
         out.append(f"\nSubset (config [real]): first {o.get('max_sources') or 'all'} sources, first "
                    f"{o.get('max_windows') or 'all'} windows each.")
@@ -149,3 +296,4 @@ def _real_body(real: dict) -> str:
                "with the real recordings: band powers of the raw signal (wander < 0.5 Hz, pulse 0.5-4 Hz, > 4 Hz) and "
                "the model input's spectral-peak concentration, 2nd-harmonic ratio, skewness and kurtosis (median, IQR).")
     return "\n".join(out)
+

@@ -135,10 +135,16 @@ class Row:
     over_by: Any  # > 0 (or True/"missing") when the budget is exceeded; None when within
     ok: bool
     unit: str = ""
+    source: str = ""  # where the actual comes from when it is not a plain measurement (latency: estimate/measured)
 
     def to_json(self) -> dict:
         return {"metric": self.metric, "budget": self.budget, "actual": self.actual, "over_by": self.over_by,
-                "ok": self.ok, "unit": self.unit}
+                "ok": self.ok, "unit": self.unit, "source": self.source}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Row":
+        return cls(str(d["metric"]), d.get("budget"), d.get("actual"), d.get("over_by"), bool(d["ok"]),
+                   str(d.get("unit") or ""), str(d.get("source") or ""))
 
 
 @dataclass(frozen=True)
@@ -156,17 +162,31 @@ class CheckResult:
         return tuple(r for r in self.rows if not r.ok)
 
     def to_json(self) -> dict:
-        return {"schema": "edgeppg.check/1", "passed": self.passed, "budget": self.budget, "export_dir": self.export_dir,
+        return {"schema": CHECK_SCHEMA, "passed": self.passed, "budget": self.budget, "export_dir": self.export_dir,
                 "verify_json": self.verify_json, "reused_verify": self.reused_verify,
                 "failed": [r.metric for r in self.failures], "rows": [r.to_json() for r in self.rows], **self.extra}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "CheckResult":
+        """check.json (as to_json wrote it) back into the typed result; the report reads budgets only this way."""
+        known = {"schema", "passed", "budget", "export_dir", "verify_json", "reused_verify", "failed", "rows"}
+        return cls(bool(d["passed"]), tuple(Row.from_json(r) for r in d.get("rows", [])), str(d.get("budget", "")),
+                   str(d.get("export_dir", "")), str(d.get("verify_json", "")), bool(d.get("reused_verify", False)),
+                   {k: v for k, v in d.items() if k not in known})
 
     def table(self) -> str:
         def fmt(v):
             return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
-        return table(["metric", "budget", "actual", "over by", "status"],
-                     [[r.metric, f"{fmt(r.budget)} {r.unit}".strip(), f"{fmt(r.actual)} {r.unit}".strip(),
-                       "" if r.ok else f"{fmt(r.over_by)} {r.unit}".strip(), "ok" if r.ok else "OVER"] for r in self.rows])
+        rows = [[r.metric, f"{fmt(r.budget)} {r.unit}".strip(), f"{fmt(r.actual)} {r.unit}".strip(),
+                 "" if r.ok else f"{fmt(r.over_by)} {r.unit}".strip(), "ok" if r.ok else "OVER"] for r in self.rows]
+        if any(r.source for r in self.rows):  # latency rows say whether the actual was measured or estimated
+            return table(["metric", "budget", "actual", "over by", "status", "source"],
+                         [row + [r.source or "measured"] for row, r in zip(rows, self.rows)])
+        return table(["metric", "budget", "actual", "over by", "status"], rows)
+
+
+CHECK_SCHEMA = "edgeppg.check/1"
 
 
 def _lookup(d: dict, path: tuple[str, ...]) -> Any:
@@ -175,6 +195,16 @@ def _lookup(d: dict, path: tuple[str, ...]) -> Any:
             return None
         d = d[key]
     return d
+
+
+def _source(verify: dict, vpath: tuple[str, ...]) -> str:
+    """A latency figure's source (estimate and which kernels, or measured), from verify.json's target entry."""
+    if len(vpath) == 3 and vpath[0] == "targets" and vpath[2] == "est_latency_ms":
+        from edgeppg.verify.targets import latency_kind
+
+        t = _lookup(verify, vpath[:2])
+        return ", ".join(latency_kind(t)) if isinstance(t, dict) else ""
+    return ""
 
 
 def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:
@@ -193,7 +223,7 @@ def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:
         ok = over <= 0
         if tp is float:
             over = round(float(over), 6)
-        rows.append(Row(metric, limit, actual, None if ok else over, ok, unit))
+        rows.append(Row(metric, limit, actual, None if ok else over, ok, unit, _source(verify, vpath)))
     return tuple(rows)
 
 

@@ -18,14 +18,12 @@ from edgeppg.io import atomic_write_json, atomic_write_text, sha256_file
 from edgeppg.metrics import confusion, task_metrics
 from edgeppg.verify import plots
 from edgeppg.verify.artifacts import HELDOUT, ONNX_INT8, PARITY, TFLITE, ExportDir, verify_artifacts
-from edgeppg.int8.flatbuffer import graph_info as read_graph
+from edgeppg.verify.graph import read_graph
 from edgeppg.verify.outputs import decode, input_qparams, output_specs
 from edgeppg.verify.report import render_markdown
-from edgeppg.int8.fixedpoint import quantize
-from edgeppg.int8.litert import LiteRTRunner
-from edgeppg.int8.tflm import TFLMRunner, find_min_arena
-from edgeppg.verify.runtimes import OrtRunner, nct_to_model, time_calls
+from edgeppg.verify.runtimes import LiteRTRunner, OrtRunner, nct_to_model, quantize, time_calls
 from edgeppg.verify.targets import TFLM_RAM_OVERHEAD, find_bench, flash_estimate, load_bench, target_estimates
+from edgeppg.verify.tflm import TFLMRunner, find_min_arena
 
 VERIFY_SCHEMA = "edgeppg.verify/1"
 VERIFY_JSON = "verify.json"
@@ -38,7 +36,9 @@ class VerifyConfig:
     latency_warmup: int = 20
     max_windows: int | None = None  # evaluate only the first N held-out windows (None = all)
     plots: bool = True
-    distill_metrics: str | None = None  # distill metrics.json for the size/accuracy chart (auto-found if None)
+    # explicit inputs besides the export folder (None: only that folder's own bench.json / distill_metrics.json)
+    distill_metrics: str | None = None  # distill metrics.json for the size/accuracy chart
+    bench_json: str | None = None  # firmware-harness bench.json whose instruction count replaces the latency estimate
 
     def __post_init__(self):
         if self.latency_runs < 1 or self.latency_warmup < 0:
@@ -51,16 +51,16 @@ def default_out_dir(export_dir: str | Path) -> Path:
     return Path(export_dir) / DEFAULT_SUBDIR
 
 
-def freshness_key(ed: ExportDir, cfg: VerifyConfig) -> dict[str, Any]:
+def freshness_key(ed: ExportDir, cfg: VerifyConfig, bench: Path | None = None) -> dict[str, Any]:
     """What verify.json's figures depend on: the manifest's and every artifact's sha256, bench.json, options."""
-    bench = find_bench(ed.path)
     return {"schema": VERIFY_SCHEMA, **ed.binding(),
             "bench_sha256": sha256_file(bench) if bench else None, "max_windows": cfg.max_windows}
 
 
 def load_fresh(ed: ExportDir, path: Path, cfg: VerifyConfig = VerifyConfig()) -> dict | None:
     """A stored verify.json only if THIS machine's edgeppg wrote it (seal) for exactly these files; else None
-    (the caller re-measures). An edited figure, a hand-written file or one from another export never passes."""
+    (the caller re-measures). An edited figure, a hand-written file or one from another export never passes.
+    Without cfg.bench_json, the bench.json the stored result names still counts if its bytes are unchanged."""
     from edgeppg.schema import read_json_file
     from edgeppg.seal import is_sealed
 
@@ -70,7 +70,12 @@ def load_fresh(ed: ExportDir, path: Path, cfg: VerifyConfig = VerifyConfig()) ->
         data = read_json_file(path, "verify result", "")
     except EdgePPGError:
         return None
-    return data if is_sealed(data) and data.get("inputs") == freshness_key(ed, cfg) else None
+    if not is_sealed(data):
+        return None
+    stored = (data.get("bench") or {}).get("path") if isinstance(data.get("bench"), dict) else None
+    bench = find_bench(ed.path, cfg.bench_json) if cfg.bench_json or not stored else Path(stored)
+    bench = bench if bench is not None and bench.is_file() else None
+    return data if data.get("inputs") == freshness_key(ed, cfg, bench) else None
 
 
 def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg: VerifyConfig = VerifyConfig(),
@@ -123,7 +128,7 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
     flash = flash_estimate(len(model), graph.ops)
     ram_bytes = arena.arena_bytes + TFLM_RAM_OVERHEAD
     macs_manifest = int(ed.manifest.get("model", {}).get("macs") or 0)
-    bench_path = find_bench(ed.path)
+    bench_path = find_bench(ed.path, cfg.bench_json)
     bench = load_bench(bench_path, macs_manifest or graph.macs, ed) if bench_path else None
     if bench is not None and bench.get("ignored"):
         log(f"ignoring {bench_path}: {bench['ignored']}")
@@ -133,7 +138,7 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
 
     result: dict[str, Any] = {
         "schema": VERIFY_SCHEMA,
-        "inputs": freshness_key(ed, cfg),
+        "inputs": freshness_key(ed, cfg, bench_path),
         "export_dir": str(ed.path.resolve()),
         "model": {"name": ed.manifest["model"].get("name"), "params": ed.manifest["model"].get("params"),
                   "macs": graph.macs, "macs_manifest": macs_manifest or None, "model_bytes": len(model),
@@ -227,15 +232,14 @@ def _degradation(parity: dict | None) -> dict | None:
 
 
 def _find_distill_metrics(ed: ExportDir, cfg: VerifyConfig) -> dict | None:
-    """distill's metrics.json (teacher vs student) from the config, the export folder or a sibling run folder."""
+    """distill's metrics.json (teacher vs student): the path in cfg, else EXPORT_DIR/distill_metrics.json if present."""
     if cfg.distill_metrics:
         path = Path(cfg.distill_metrics)
         if not path.is_file():
             raise EdgePPGError(f"distill metrics file {path} not found; pass the metrics.json written by `edgeppg distill`")
         cands = [path]
     else:
-        cands = [ed.path / "distill_metrics.json", ed.path.parent / "distill" / "metrics.json",
-                 ed.path.parent / "metrics.json"]
+        cands = [ed.path / "distill_metrics.json"]
     params = ed.manifest.get("model", {}).get("params")
     for p in cands:
         if not p.is_file():

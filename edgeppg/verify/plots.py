@@ -76,7 +76,17 @@ def confusion_matrix(cm: np.ndarray, labels: list[str], path: Path, f1: float) -
     return _save(fig, path)
 
 
-def size_accuracy(points: list[dict[str, Any]], path: Path) -> Path:
+def size_ticks(kib: list[float], min_ratio: float = 1.5) -> list[float]:
+    """Model sizes to label on a log axis, dropping any within min_ratio of a kept one: student fp32 (16.7 KiB) and
+    int8 (14.5 KiB) sit ~0.06 decades apart and their tick labels overlapped; each point carries its size instead."""
+    kept: list[float] = []
+    for v in sorted(set(kib)):
+        if not kept or v / kept[-1] >= min_ratio:
+            kept.append(v)
+    return kept
+
+
+def size_accuracy_figure(points: list[dict[str, Any]]):
     """points: {label, bytes, rhythm_macro_f1, hr_mae_bpm} -> F1 and HR MAE against model size (log x, KiB)."""
     plt = _plt()
     from matplotlib.ticker import FuncFormatter
@@ -89,9 +99,10 @@ def size_accuracy(points: list[dict[str, Any]], path: Path) -> Path:
             v = p.get(key)
             if v is None or not np.isfinite(v):
                 continue
-            ax.scatter([p["bytes"] / 1024], [v], s=60, color=colors[i % len(colors)], label=p["label"])
+            kib = p["bytes"] / 1024
+            ax.scatter([kib], [v], s=60, color=colors[i % len(colors)], label=f"{p['label']} ({kib:.1f} KiB)")
         ax.set_xscale("log")
-        ticks = sorted({p["bytes"] / 1024 for p in points})  # label each model's size; log ticks may all fall outside
+        ticks = size_ticks([p["bytes"] / 1024 for p in points])  # log ticks may all fall outside the range
         ax.set_xticks(ticks, [f"{t:.1f}" for t in ticks])
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
@@ -102,4 +113,8 @@ def size_accuracy(points: list[dict[str, Any]], path: Path) -> Path:
     axes[0].legend(fontsize=8, loc="best")
     fig.suptitle("size vs accuracy on the held-out windows (teacher / student fp32: 4 B per parameter; int8: .tflite bytes)",
                  fontsize=9)
-    return _save(fig, path)
+    return fig
+
+
+def size_accuracy(points: list[dict[str, Any]], path: Path) -> Path:
+    return _save(size_accuracy_figure(points), path)

@@ -21,6 +21,12 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join([line(cells[0]), line(["-" * wd for wd in widths])] + [line(r) for r in cells[1:]])
 
 
+def _targets(r: dict[str, Any]):
+    from edgeppg.verify.targets import TargetFigures
+
+    return [TargetFigures.from_json(n, t) for n, t in r["targets"].items()]
+
+
 def summary_text(r: dict[str, Any]) -> str:
     m, met = r["model"], r["metrics"]
     lines = [
@@ -44,13 +50,15 @@ def summary_text(r: dict[str, Any]) -> str:
               [[k, _f(v and v["median"], 1), _f(v and v["p90"], 1)] if v else [k, "not exported", "-"]
                for k, v in r["host_latency_us"].items()]),
         "",
-        table(["target", "core", "MHz", "est. latency ms", "flash free", "RAM free", "fits"],
-              [[n, t["core"], _f(t["clock_mhz"], 0), _f(t["est_latency_ms"], 2) + (" (measured)" if t["measured"] else ""),
-                _kib(t["flash_free_bytes"]), _kib(t["ram_free_bytes"]), "yes" if t["fits"] else "NO"]
-               for n, t in r["targets"].items()]),
+        table(["target", "core", "MHz", "latency ms", "latency source", "TFLM ref. kernels ms (est.)", "flash free",
+               "RAM free", "fits"],
+              [[t.name, t.core, _f(t.clock_mhz, 0), _f(t.latency_ms, 2), t.source_label(),
+                _f(t.latency_ms_reference_kernels, 2), _kib(t.flash_free_bytes), _kib(t.ram_free_bytes),
+                "yes" if t.fits else "NO"] for t in _targets(r)]),
     ]
-    src = {t["latency_source"] for t in r["targets"].values()}
-    lines += ["", "latency: " + "; ".join(sorted(src))]
+    ts = _targets(r)
+    lines += ["", "latency: " + "; ".join(sorted({t.latency_source for t in ts}) +
+                                          sorted({t.latency_reference_source for t in ts}))]
     return "\n".join(lines)
 
 
@@ -70,7 +78,8 @@ def render_markdown(r: dict[str, Any]) -> str:
            f"- **MACs** per inference counted from the .tflite graph: {m['macs']:,}"
            + (f" (manifest: {m['macs_manifest']:,})" if m.get("macs_manifest") else "") + ".",
            f"- **Host latency**: {r['host']['note']} ({r['host']['processor']}, {r['host']['cpus']} CPUs).",
-           "- **Targets**: " + "; ".join(f"{n}: {t['latency_source']}" for n, t in r["targets"].items()) + ".",
+           "- **Targets**: " + "; ".join(f"{t.name}: {t.latency_label()} — {t.latency_source}; TFLM reference kernels "
+                                         f"{t.reference_label()}" for t in _targets(r)) + ".",
            "- **Metrics**: TFLM int8 outputs decoded with the manifest's output spec, held-out windows from `heldout.npz`.",
            ""]
     if r.get("degradation"):

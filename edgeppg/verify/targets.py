@@ -74,12 +74,19 @@ def flash_estimate(model_bytes: int, ops: dict[str, int]) -> dict[str, Any]:
 BENCH_KEYS = ("target", "instructions_per_inference", "macs", "instructions_per_mac")
 
 
-def find_bench(export_dir: Path) -> Path | None:
-    """bench.json from the firmware harness, inside the export folder or beside it (RUN/bench/)."""
-    for p in (export_dir / "bench.json", export_dir.parent / "bench.json", export_dir.parent / "bench" / "bench.json"):
-        if p.is_file():
-            return p
-    return None
+BENCH_IN_EXPORT = "bench.json"  # the one default place: inside the export folder verify was given
+
+
+def find_bench(export_dir: Path, bench_json: str | Path | None = None) -> Path | None:
+    """The firmware-harness bench.json verify uses: the path the caller names (it must exist), else
+    EXPORT_DIR/bench.json if present. No sibling folders are searched: a run passes RUN/bench/bench.json in."""
+    if bench_json is not None:
+        p = Path(bench_json)
+        if not p.is_file():
+            raise EdgePPGError(f"bench result {p} not found; pass the bench.json written by `edgeppg bench`")
+        return p
+    p = Path(export_dir) / BENCH_IN_EXPORT
+    return p if p.is_file() else None
 
 
 def _bench_schema():
@@ -132,7 +139,8 @@ def _bench_for(profile: DeviceProfile, bench: dict[str, Any] | None) -> dict[str
 
 
 def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[str, Any] | None = None) -> dict:
-    """Per profile: estimated latency (or bench-measured), flash/RAM headroom and whether it fits."""
+    """Per profile: estimated latency (or bench-measured), flash/RAM headroom and whether it fits.
+    Every latency names its source: measured (which harness, which count) or estimate (which kernels, cycles/MAC)."""
     out = {}
     for name, p in PROFILES.items():
         b = _bench_for(p, bench)
@@ -140,16 +148,82 @@ def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[st
             cycles = float(b["instructions_per_inference"])
             source = (f"firmware harness bench.json (target {b['target']}): {int(cycles)} instructions/inference, "
                       f"cycles assumed = instructions")
+            kind, kernels = f"measured: QEMU {b['target']} instruction count", "edgeppg firmware harness kernels"
         else:
             cycles = macs * p.cycles_per_mac
             source = f"estimate: {macs} MACs x {p.cycles_per_mac} cycles/MAC (CMSIS-NN-class int8 kernels)"
+            kind, kernels = "estimate", f"CMSIS-NN-class int8 kernels, {p.cycles_per_mac} cycles/MAC"
         flash_free = p.flash_bytes - flash_bytes
         ram_free = p.ram_bytes - ram_bytes
         out[name] = {
             "core": p.core, "clock_mhz": p.clock_mhz, "flash_total_bytes": p.flash_bytes, "ram_total_bytes": p.ram_bytes,
             "est_cycles": int(round(cycles)), "est_latency_ms": round(cycles / (p.clock_mhz * 1e3), 3),
             "est_latency_ms_reference_kernels": round(macs * CYCLES_PER_MAC_REFERENCE / (p.clock_mhz * 1e3), 3),
-            "latency_source": source, "measured": b is not None,
+            "latency_source": source, "measured": b is not None, "latency_kind": kind, "latency_kernels": kernels,
+            "latency_reference_source": f"estimate: {macs} MACs x {CYCLES_PER_MAC_REFERENCE} cycles/MAC "
+                                        "(TFLM reference kernels, plain C)",
             "flash_free_bytes": int(flash_free), "ram_free_bytes": int(ram_free), "fits": bool(flash_free >= 0 and ram_free >= 0),
         }
     return out
+
+
+def latency_kind(t: dict) -> tuple[str, str]:
+    """(kind, kernels) of one verify.json target entry; older files without latency_kind derive it from 'measured'."""
+    measured = bool(t.get("measured"))
+    kind = t.get("latency_kind") or ("measured: QEMU instruction count" if measured else "estimate")
+    kernels = t.get("latency_kernels") or ("edgeppg firmware harness kernels" if measured else
+                                           f"CMSIS-NN-class int8 kernels, {CYCLES_PER_MAC_OPTIMISED} cycles/MAC")
+    return str(kind), str(kernels)
+
+
+@dataclass(frozen=True)
+class TargetFigures:
+    """One target's entry of verify.json["targets"], typed: what the report, check and verify.md print."""
+    name: str
+    core: str
+    clock_mhz: float
+    latency_ms: float
+    latency_kind: str  # "estimate" or "measured: QEMU <target> instruction count"
+    latency_kernels: str
+    latency_source: str  # the full sentence (counts, cycles/MAC)
+    latency_ms_reference_kernels: float | None
+    latency_reference_source: str
+    flash_total_bytes: int
+    ram_total_bytes: int
+    flash_free_bytes: int
+    ram_free_bytes: int
+    fits: bool
+
+    @property
+    def measured(self) -> bool:
+        return self.latency_kind.startswith("measured")
+
+    def source_label(self) -> str:
+        return f"{self.latency_kind}, {self.latency_kernels}"
+
+    def latency_label(self) -> str:
+        """'3.61 ms (estimate, CMSIS-NN-class int8 kernels, 2.5 cycles/MAC)': the figure never without its source."""
+        return f"{self.latency_ms:.2f} ms ({self.source_label()})"
+
+    def reference_label(self) -> str:
+        if self.latency_ms_reference_kernels is None:
+            return "n/a (not in this verify.json)"
+        return f"{self.latency_ms_reference_kernels:.2f} ms (estimate, TFLM reference kernels, {CYCLES_PER_MAC_REFERENCE} cycles/MAC)"
+
+    def to_json(self) -> dict:
+        return {"core": self.core, "clock_mhz": self.clock_mhz, "flash_total_bytes": self.flash_total_bytes,
+                "ram_total_bytes": self.ram_total_bytes, "est_latency_ms": self.latency_ms,
+                "est_latency_ms_reference_kernels": self.latency_ms_reference_kernels,
+                "latency_source": self.latency_source, "measured": self.measured, "latency_kind": self.latency_kind,
+                "latency_kernels": self.latency_kernels, "latency_reference_source": self.latency_reference_source,
+                "flash_free_bytes": self.flash_free_bytes, "ram_free_bytes": self.ram_free_bytes, "fits": self.fits}
+
+    @classmethod
+    def from_json(cls, name: str, t: dict) -> "TargetFigures":
+        kind, kernels = latency_kind(t)
+        return cls(name, str(t["core"]), float(t["clock_mhz"]), float(t["est_latency_ms"]), kind, kernels,
+                   str(t.get("latency_source", kind)), t.get("est_latency_ms_reference_kernels"),
+                   str(t.get("latency_reference_source") or f"estimate: {CYCLES_PER_MAC_REFERENCE} cycles/MAC "
+                       "(TFLM reference kernels, plain C)"),
+                   int(t["flash_total_bytes"]), int(t["ram_total_bytes"]), int(t["flash_free_bytes"]),
+                   int(t["ram_free_bytes"]), bool(t["fits"]))

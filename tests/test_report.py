@@ -1,0 +1,162 @@
+"""The run report answers "will it fit, how fast, how accurate" at the top, and every table cell is a figure or an
+explicit n/a (reason): rendered from a real smoke run, plus the contracts that fed it None before (issues 15, 17)."""
+
+import re
+
+import pytest
+
+from edgeppg.verify.budget import CheckResult, Row
+
+NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?(e[-+]?\d+)?( .*)?$")
+NA = re.compile(r"^n/a \(.+\)$")
+YES_NO = re.compile(r"^(yes|no|NO)( \(.+\))?$")
+# columns that hold names, sources or verdict words rather than figures
+TEXT_COLUMNS = {"stage", "status", "key metrics", "model", "source", "target", "metric", "runtime", "layer", "kind",
+                "ok", "fits", "bit-exact vs TFLM", "classes", "latency source", "figure"}
+
+
+def tables(md: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every markdown table: (headers, rows of cells)."""
+    out, cur = [], None
+    for line in md.splitlines() + [""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if cur is None:
+                cur = (cells, [])
+            elif not all(set(c) <= set("-:") for c in cells):
+                cur[1].append(cells)
+        elif cur is not None:
+            out.append(cur)
+            cur = None
+    return out
+
+
+def bad_cells(md: str) -> list[str]:
+    bad = []
+    for headers, rows in tables(md):
+        for row in rows:
+            assert len(row) == len(headers), (headers, row)
+            for h, c in zip(headers, row):
+                if c in ("", "None", "—", "-", "nan", "True", "False") or "None" in c.split() or "{" in c or "'" in c:
+                    bad.append(f"{h}={c!r} in {row[0]}")
+                elif h not in TEXT_COLUMNS and not (NUMBER.match(c) or NA.match(c) or YES_NO.match(c)):
+                    bad.append(f"{h}={c!r} in {row[0]}")
+    return bad
+
+
+def test_smoke_run_report_every_cell_is_a_figure_or_an_explicit_na(smoke_run):
+    run, _ = smoke_run
+    md = (run / "report.md").read_text()
+    assert tables(md), "no tables in the report"
+    assert bad_cells(md) == []
+    # the card comes first: fits, latency with its source, flash, RAM, fp32 vs int8 on synthetic and real data
+    assert md.index("## Will it fit, how fast, how accurate") < md.index("## Stages")
+    card = md.split("## Will it fit, how fast, how accurate", 1)[1].split("## Stages", 1)[0]
+    for needle in ("fits the budget", "latency", "TFLM reference kernels", "flash", "RAM", "student fp32 (torch)",
+                   "student int8 (TFLite)", "synthetic rhythm macro-F1", "real HR MAE (BPM)"):
+        assert needle in card, needle
+    assert re.search(r"\| latency \| \d+\.\d\d ms \((estimate|measured)", card)
+    # the budget table shows the budget itself, never None
+    budget = next(rows for headers, rows in tables(md) if headers[:2] == ["metric", "budget"])
+    assert budget and all(NUMBER.match(r[1]) or YES_NO.match(r[1]) for r in budget)
+    assert any(r[0].endswith("max_latency_ms") and r[5].startswith("estimate") for r in budget)
+    # the bench stage's row names what it measured; the host firmware row is figures or reasons
+    stages = {r[0]: r for headers, rows in tables(md) if headers[0] == "stage" for r in rows}
+    assert "bitexact_vs_tflm=yes" in stages["bench"][3]
+    assert "### Per layer (host)" in md
+    assert "classes: " in md and "{'" not in md
+    assert "**" not in (run / "report.html").read_text()
+    assert "<td>None</td>" not in (run / "report.html").read_text()
+
+
+def test_report_cell_checker_catches_what_the_old_report_printed():
+    old = ("| metric | budget | actual | over by | ok |\n|---|---:|---:|---:|---|\n"
+           "| flash.max_model_bytes | None | 14832 | — | yes |\n")
+    assert len(bad_cells(old)) == 2
+    old_fw = "| target | instructions/inference | flash B |\n|---|---:|---:|\n| host | None | None |\n"
+    assert len(bad_cells(old_fw)) == 2
+
+
+def test_check_json_round_trips_through_the_typed_result():
+    res = CheckResult(False, (Row("flash.max_model_bytes", 32768, 40000, 7232, False, "B"),
+                              Row("targets.nrf52840.max_latency_ms", 20.0, 3.6, None, True, "ms", "estimate, x")),
+                      "b.toml", "/e", "/e/verify/verify.json", True, {"real_json": "/r.json"})
+    back = CheckResult.from_json(res.to_json())
+    assert back == res
+    assert back.rows[0].budget == 32768 and back.rows[0].over_by == 7232
+
+
+def test_budget_cells_in_the_report_come_from_check_json(tmp_path):
+    """The break that blanked every budget cell: the report must read check.json's own keys (budget, over_by)."""
+    from edgeppg.pipeline.summary import _check_body
+
+    res = CheckResult(False, (Row("ram.max_arena_bytes", 8192, 10560, 2368, False, "B"),), "b.toml", "/e", "/v", False)
+    body = _check_body(CheckResult.from_json(res.to_json()))
+    assert "| ram.max_arena_bytes | 8,192 B | 10,560 B | 2,368 B | NO | verify.json |" in body
+    assert bad_cells(body) == []
+
+
+def test_latency_names_its_source_in_check_table_and_verify_text():
+    from edgeppg.verify.budget import Budget, evaluate
+    from edgeppg.verify.report import summary_text
+    from edgeppg.verify.targets import target_estimates
+
+    targets = target_estimates(1_000_000, 50_000, 20_000)
+    budget = Budget("b.toml", "b", (("targets.nrf52840.max_latency_ms", float, "max",
+                                     ("targets", "nrf52840", "est_latency_ms"), "ms", 20.0),))
+    rows = evaluate(budget, {"targets": targets})
+    assert rows[0].source == "estimate, CMSIS-NN-class int8 kernels, 2.5 cycles/MAC"
+    table = CheckResult(rows[0].ok, rows, "b.toml", "/e", "/v", True).table()
+    assert "source" in table.splitlines()[0] and "estimate, CMSIS-NN-class" in table
+    measured = target_estimates(1_000_000, 50_000, 20_000, {"entries": [
+        {"target": "qemu-m4", "instructions_per_inference": 600_000, "macs": 1_000_000}]})
+    assert measured["nrf52840"]["latency_kind"] == "measured: QEMU qemu-m4 instruction count"
+    verify = {"model": {"name": "m", "params": 1, "macs": 1_000_000, "model_bytes": 1000}, "metrics": {},
+              "export_dir": "/e", "flash_bytes": 50_000, "arena_bytes": 16_000, "ram_bytes": 20_000,
+              "arena": {"minus_16_fails": True}, "tflm_vs_litert_ref_max_lsb": 0,
+              "tflm_vs_litert_ref": {"windows_differing": 0}, "host_latency_us": {}, "targets": measured}
+    text = summary_text(verify)
+    assert "measured: QEMU qemu-m4 instruction count" in text and "TFLM reference kernels" in text
+
+
+def test_html_renders_bold_and_code_instead_of_literal_marks(tmp_path):
+    from edgeppg.pipeline.report import _html
+
+    page = _html("# r\n\n**PASSED** against `b.toml`\n\n| a | b |\n|---|---|\n| **x** | 1 |\n", tmp_path)
+    assert "**" not in page and "<strong>PASSED</strong>" in page and "<code>b.toml</code>" in page
+
+
+def test_size_accuracy_tick_labels_do_not_collide(tmp_path):
+    """Student fp32 (16.7 KiB) and int8 (14.5 KiB) labels overlapped on the log axis (README figure too)."""
+    from edgeppg.verify import plots
+
+    pts = [{"label": "teacher fp32", "bytes": 4 * 282390, "rhythm_macro_f1": 0.9, "hr_mae_bpm": 3.0},
+           {"label": "student fp32", "bytes": 4 * 4286, "rhythm_macro_f1": 0.8, "hr_mae_bpm": 4.0},
+           {"label": "student int8 (TFLM)", "bytes": 14832, "rhythm_macro_f1": 0.79, "hr_mae_bpm": 4.1}]
+    fig = plots.size_accuracy_figure(pts)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert len(boxes) >= 2
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                assert not a.overlaps(b), "x tick labels overlap"
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    assert plots.size_accuracy(pts, tmp_path / "s.png").is_file()
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_fp32_figures_say_when_test_sets_differ(same):
+    from edgeppg.pipeline.results import DistillResult, ExportResult, RunResults
+    from edgeppg.pipeline.summary import heldout_note
+
+    d = DistillResult.from_json({"student": {"rhythm_macro_f1": 0.958}, "test_windows": 80,
+                                 "data": {"test_window_ids_sha256": "a" * 64}})
+    e = ExportResult.from_json({"torch_fp32": {"rhythm_macro_f1": 0.962}, "heldout_windows": 500},
+                               {"heldout": {"ids_sha256": ("a" if same else "b") * 64, "windows": 500}})
+    note = heldout_note(RunResults(None, None, d, e, None, {}, None, None))
+    assert ("same" in note) == same and ("differ" in note) != same
+
