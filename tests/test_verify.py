@@ -78,8 +78,8 @@ def test_figures_are_consistent_with_the_artifacts(verified):
 
 
 def test_arena_is_the_smallest_that_works_and_minus_16_fails(verified):
-    from edgeppg.verify.runtimes import quantize
-    from edgeppg.verify.tflm import ArenaProbe
+    from edgeppg.int8.fixedpoint import quantize
+    from edgeppg.int8.tflm import ArenaProbe
 
     d, r = verified
     model = (d / "student_int8.tflite").read_bytes()
@@ -198,7 +198,7 @@ def test_hand_written_or_edited_bench_json_is_ignored(export_copy):
 
 
 def test_quantize_rounds_half_away_from_zero_and_clamps():
-    from edgeppg.verify.runtimes import quantize
+    from edgeppg.int8.fixedpoint import quantize
 
     x = np.array([0.5, -0.5, 1.5, -1.5, 1000.0, -1000.0, 0.49], np.float32)
     assert quantize(x, 1.0, 0).tolist() == [1, -1, 2, -2, 127, -128, 0]

@@ -18,12 +18,14 @@ from edgeppg.io import atomic_write_json, atomic_write_text, sha256_file
 from edgeppg.metrics import confusion, task_metrics
 from edgeppg.verify import plots
 from edgeppg.verify.artifacts import HELDOUT, ONNX_INT8, PARITY, TFLITE, ExportDir, verify_artifacts
-from edgeppg.verify.graph import read_graph
+from edgeppg.int8.flatbuffer import graph_info as read_graph
 from edgeppg.verify.outputs import decode, input_qparams, output_specs
 from edgeppg.verify.report import render_markdown
-from edgeppg.verify.runtimes import LiteRTRunner, OrtRunner, nct_to_model, quantize, time_calls
+from edgeppg.int8.fixedpoint import quantize
+from edgeppg.int8.litert import LiteRTRunner
+from edgeppg.int8.tflm import TFLMRunner, find_min_arena
+from edgeppg.verify.runtimes import OrtRunner, nct_to_model, time_calls
 from edgeppg.verify.targets import TFLM_RAM_OVERHEAD, find_bench, flash_estimate, load_bench, target_estimates
-from edgeppg.verify.tflm import TFLMRunner, find_min_arena
 
 VERIFY_SCHEMA = "edgeppg.verify/1"
 VERIFY_JSON = "verify.json"
