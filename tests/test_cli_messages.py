@@ -93,3 +93,43 @@ def test_an_imported_folder_is_not_offered_to_data_synth(tmp_path, capsys, cmd):
     line = _one_line_error(capsys)
     assert "imported recording" in line and f"--out {imp}" not in line and "NEW_FOLDER" in line
     assert sorted(p.name for p in imp.iterdir() if not p.name.startswith(".")) == ["import.json", "windows.npz"]
+
+
+def _csv(path: Path, fs: float, seconds: float, time_col: str | None, scale: float = 1.0) -> Path:
+    t = np.arange(int(fs * seconds)) / fs
+    x = np.sin(2 * np.pi * 1.2 * t)
+    head = f"{time_col},ppg" if time_col else "ppg"
+    rows = [f"{a * scale:.6f},{b:.5f}" if time_col else f"{b:.5f}" for a, b in zip(t, x)]
+    path.write_text(head + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("time_col,scale", [("time", 1.0), ("timer", 1000.0), ("timestamp", 1000.0)])
+def test_import_refuses_an_fs_the_time_column_contradicts(tmp_path, capsys, time_col, scale):
+    rec = _csv(tmp_path / "rec.csv", 25.0, 120, time_col, scale)
+    assert main(["data", "import", str(rec), "--fs", "64", "--out", str(tmp_path / "a")]) == 2
+    line = _one_line_error(capsys)
+    assert "--fs 64 contradicts" in line and "25 Hz" in line and "drop --fs" in line
+    assert not (tmp_path / "a" / "windows.npz").exists()
+    assert main(["data", "import", str(rec), "--out", str(tmp_path / "b")]) == 0  # the rate from the file
+    out = capsys.readouterr().out
+    assert f"recorded rate: 25 Hz, from time column {time_col!r}" in out and "15 windows of 8 s at 25 Hz" in out
+    assert main(["data", "import", str(rec), "--fs", "25", "--out", str(tmp_path / "c")]) == 0  # agreeing --fs
+    capsys.readouterr()
+
+
+def test_import_without_a_time_column_takes_fs_and_help_explains_resample(tmp_path, capsys):
+    rec = _csv(tmp_path / "plain.csv", 25.0, 40, None)
+    assert main(["data", "import", str(rec), "--fs", "25", "--resample", "64", "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "25 Hz, from --fs; resampled to 64 Hz" in out and "at 64 Hz" in out
+    assert main(["data", "import", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--fs says what the recording IS" in text and "--resample says what to turn it INTO" in text
+
+
+def test_npz_stated_rate_must_agree_with_fs(tmp_path, capsys):
+    p = tmp_path / "r.npz"
+    np.savez(p, ppg=np.sin(np.arange(25 * 40) / 5.0), fs_hz=25.0)
+    assert main(["data", "import", str(p), "--fs", "64", "--out", str(tmp_path / "a")]) == 2
+    assert "contradicts" in _one_line_error(capsys)

@@ -46,3 +46,17 @@ def test_filter_drops_only_known_lines_and_passes_partial_lines():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60,
                        env={k: v for k, v in os.environ.items() if k != "EDGEPPG_RAW_STDERR"})
     assert p.returncode == 0 and p.stderr == b"keep me\nINFO: something else\n 50%|###   \r"
+
+
+def test_bench_says_what_it_is_doing(toy_export, tmp_path, capsys):
+    """bench was silent for seconds: now one line per stage (check, generate, build, reference, run)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("bench --target host needs gcc")
+    from edgeppg.cli.main import main
+
+    assert main(["bench", str(toy_export), "--target", "host", "--out", str(tmp_path / "b"), "--windows", "3"]) == 0
+    cap = capsys.readouterr()
+    stages = ["check the export's files", "generate C", "build the harness for host", "reference outputs", "run on host"]
+    at = [cap.err.find(s) for s in stages]
+    assert all(i >= 0 for i in at) and at == sorted(at), cap.err
+    assert "None B" not in cap.out and "host: " in cap.out

@@ -42,21 +42,33 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
 @data.command(name="import")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
-@click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")), help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")),
+              help="the rate the file WAS recorded at, in Hz: needed for CSV/NPZ that do not state it; a CSV time "
+                   "column (seconds, or ms like heartpy's 'timer') or an NPZ fs_hz states it, and --fs must agree")
 @click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
 @click.option("--modality", type=click.Choice(["ppg", "ecg"]), default=None)
 @click.option("--window-s", type=float, default=8.0, show_default=True, callback=finite_range(0, 3600))
 @click.option("--hop-s", type=float, default=None, callback=finite_range(0, 3600), help="default: the window length (DaLiA: 2 s)")
 @click.option("--resample", "resample_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")),
-              help="also resample to this rate and z-score per window (what the model sees)")
+              help="the rate to CONVERT to, in Hz: resample the windows and z-score each one (e.g. --resample 64 "
+                   "for the shipped student); without it windows.npz keeps the raw samples at the recorded rate")
 @click.option("--out", callback=writable_out, type=click.Path(path_type=Path), required=True, help="directory for windows.npz")
 def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, out):
-    """Read a recording (WFDB, PPG-DaLiA pickle, CSV, NPZ) and write OUT/windows.npz."""
+    """Read a recording (WFDB, PPG-DaLiA pickle, CSV, NPZ) and write OUT/windows.npz (+ import.json).
+
+    \b
+    --fs says what the recording IS (its sampling rate); --resample says what to turn it INTO.
+    A wrong --fs stretches every heart rate, so when the file carries its own rate (a time column, an NPZ
+    fs_hz) a contradicting --fs is refused. `edgeppg predict MODEL REC` reads the recording itself and
+    preprocesses as the model's manifest says; windows.npz is for `edgeppg data show`, eval and training code.
+    """
     from edgeppg.data.readers import import_recording
 
     info = import_recording(path, out, fmt=fmt, fs_hz=fs_hz, column=column, modality=modality,
                             window_s=window_s, hop_s=hop_s, resample_hz=resample_hz)
     s = info["summary"]
+    click.echo(f"recorded rate: {info['fs_from']}" + (f"; resampled to {info['resampled_hz']:g} Hz and z-scored per window"
+                                             if info.get("resampled_hz") else ""))
     click.echo(f"{s['windows']} windows of {s['window_s']:g} s at {s['fs_hz']:g} Hz ({s['modality']}); "
                f"HR labels on {s['hr_valid']}; classes: "
                + ", ".join(f"{k} {v}" for k, v in s["class_counts"].items() if v))

@@ -333,13 +333,46 @@ def _stitch_kid_ppg(data: dict, path: Path) -> tuple[np.ndarray, np.ndarray, flo
 
 # ------------------------------------------------------------------ CSV / NPZ
 
-_TIME_NAMES = ("time", "t", "timestamp", "time_s", "seconds", "sec")
+_TIME_NAMES = ("time", "t", "timestamp", "time_s", "seconds", "sec", "elapsed", "elapsed_s")
+_TIME_MS_NAMES = ("timer", "time_ms", "timestamp_ms", "ms", "millis", "milliseconds", "elapsed_ms")  # heartpy: timer
+FS_TOLERANCE = 0.02  # a stated --fs this far from the recording's own timestamps is a mistake, not clock drift
+
+
+def rate_from_times(t: np.ndarray, name: str, ms: bool) -> tuple[float, str] | None:
+    """(rate in Hz, how it was found) from a time column, or None when the column cannot give one.
+
+    Samples over the span (robust to logger jitter and repeated stamps); a column named like seconds whose
+    rate would be under 1 Hz while milliseconds give a plausible one is read as milliseconds."""
+    from edgeppg.data.signal import MAX_FS_HZ, MIN_FS_HZ
+
+    t = np.asarray(t, np.float64)
+    if t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0) or t[-1] <= t[0]:
+        return None
+    unit = "ms" if ms else "s"
+    fs = (t.size - 1) / (t[-1] - t[0]) * (1000.0 if ms else 1.0)
+    if not ms and fs < MIN_FS_HZ and MIN_FS_HZ <= fs * 1000 <= MAX_FS_HZ:
+        fs, unit = fs * 1000, "ms"
+    if abs(fs - round(fs)) <= 1e-3 * fs:  # stamps printed with few decimals: 24.9999 Hz is 25 Hz
+        fs = float(round(fs))
+    return fs, f"time column {name!r} in {unit}: {t.size} samples over {t[-1] - t[0]:g} {unit}"
+
+
+def reconcile_fs(given: float | None, found: tuple[float, str] | None, path: Path) -> tuple[float | None, str]:
+    """The rate to use: --fs must agree with the recording's own rate (within FS_TOLERANCE), else refused."""
+    if found is None:
+        return given, f"{given:g} Hz, from --fs" if given is not None else ""
+    fs, how = found
+    if given is not None and abs(given - fs) > FS_TOLERANCE * fs:
+        raise EdgePPGError(f"{path.name}: --fs {given:g} contradicts the recording's own rate, {fs:.4g} Hz ({how}); "
+                           f"drop --fs to use {fs:.4g} Hz, or fix the file (to change the rate the model sees, "
+                           "use --resample HZ)")
+    return fs, f"{fs:g} Hz, from {how}"
 
 
 def _column(names: list[str], column: int | str | None, path: Path) -> int:
     if column is not None:
         return _pick_channel(names, column, None)
-    data_cols = [k for k, s in enumerate(names) if s.lower() not in _TIME_NAMES]
+    data_cols = [k for k, s in enumerate(names) if s.lower() not in _TIME_NAMES + _TIME_MS_NAMES]
     if len(data_cols) != 1:
         raise EdgePPGError(f"{path} has {len(data_cols)} signal columns ({', '.join(names[k] for k in data_cols)}); "
                            "choose one with --column")
@@ -354,8 +387,9 @@ def read_csv(path: str | Path, fs_hz: float | None = None, column: int | str | N
 
 def load_csv(path: str | Path, fs_hz: float | None = None, column: int | str | None = None,
              modality: str = "ppg") -> RawRecording:
-    """A CSV (optional header row) -> one column as a RawRecording. The rate is --fs, or derived from a time
-    column (time/t/timestamp in seconds) when --fs is not given."""
+    """A CSV (optional header row) -> one column as a RawRecording. The rate comes from a time column
+    (time/t/timestamp/seconds in seconds; timer/time_ms/ms in milliseconds) when there is one, and --fs
+    must then agree with it; without a time column, --fs is the rate."""
     path = Path(path)
     if not path.is_file():
         raise _missing(path, "CSV file")
@@ -393,13 +427,18 @@ def load_csv(path: str | Path, fs_hz: float | None = None, column: int | str | N
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise EdgePPGError(f"{path} has rows of different lengths or no data rows; fix the CSV")
     k = _column(names, column, path)
-    tcols = [j for j, s in enumerate(names) if s.lower() in _TIME_NAMES]
-    if fs_hz is None and tcols:
-        dt = np.diff(arr[:, tcols[0]])
-        if dt.size and np.all(np.isfinite(dt)) and np.median(dt) > 0:
-            fs_hz = 1.0 / float(np.median(dt))
+    tcols = [j for j, s in enumerate(names) if s.lower() in _TIME_NAMES + _TIME_MS_NAMES and j != k]
+    found = None
+    if tcols:
+        j = tcols[0]
+        found = rate_from_times(arr[:, j], names[j], ms=names[j].lower() in _TIME_MS_NAMES)
+        if found is None and fs_hz is None:
+            raise EdgePPGError(f"{path}: time column {names[j]!r} does not increase steadily, so it gives no sampling "
+                               "rate; pass the rate with --fs HZ")
+    fs_hz, how = reconcile_fs(fs_hz, found, path)
     fs = check_fs(fs_hz, f"{path.name}: sampling")
-    return RawRecording(arr[:, k], fs, str(path), modality, meta={"source": "csv", "path": str(path), "column": names[k]})
+    return RawRecording(arr[:, k], fs, str(path), modality,
+                        meta={"source": "csv", "path": str(path), "column": names[k], "fs_from": how})
 
 
 _SIGNAL_KEYS = ("x", "signal", "ppg", "bvp", "ecg", "data")
@@ -432,14 +471,17 @@ def load_npz_signal(path: str | Path, fs_hz: float | None = None, key: str | Non
         raise EdgePPGError(f"{path} is not a readable .npz ({exc.__class__.__name__}); save it with numpy.savez") from None
     if "header" in d and "beat_ptr" in d:
         return load_windows(path)
-    if fs_hz is None:
-        for k in ("fs_hz", "fs"):
-            if k in d:
-                try:
-                    fs_hz = float(np.asarray(d[k]).reshape(-1)[0]) if np.asarray(d[k]).size else None
-                except (TypeError, ValueError):
-                    raise EdgePPGError(f"{path}: {k} must be a number, got {str(d[k])[:40]!r}") from None
-                break
+    stored = None
+    for k in ("fs_hz", "fs"):
+        if k in d:
+            try:
+                stored = float(np.asarray(d[k]).reshape(-1)[0]) if np.asarray(d[k]).size else None
+            except (TypeError, ValueError):
+                raise EdgePPGError(f"{path}: {k} must be a number, got {str(d[k])[:40]!r}") from None
+            if stored is not None:
+                stored = (check_fs(stored, f"{path.name}: its {k}"), f"its {k} array")
+            break
+    fs_hz, how = reconcile_fs(fs_hz, stored, path)
     if key is None:
         cand = [k for k in _SIGNAL_KEYS if k in d] or [k for k in d if k not in ("fs_hz", "fs", "beats", "peaks")]
         if len(cand) != 1 and not any(k in d for k in _SIGNAL_KEYS):
@@ -450,7 +492,8 @@ def load_npz_signal(path: str | Path, fs_hz: float | None = None, key: str | Non
     fs = check_fs(fs_hz, f"{path.name}: sampling")
     beats = d.get("beats", d.get("peaks"))
     mod = modality or ("ecg" if key == "ecg" else "ppg")
-    return RawRecording(d[key], fs, str(path), mod, beats=beats, meta={"source": "npz", "path": str(path), "key": key})
+    return RawRecording(d[key], fs, str(path), mod, beats=beats,
+                        meta={"source": "npz", "path": str(path), "key": key, "fs_from": how})
 
 
 # ------------------------------------------------------------------ dispatcher
@@ -529,6 +572,7 @@ def import_recording(path: str | Path, out_dir: str | Path, fmt: str | None = No
     out = save_windows(out_dir / "windows.npz", w)
     summary = summarise(w)
     info = {"source": str(path), "format": fmt or detect_format(Path(path)), "summary": summary,
+            "fs_from": w.meta.get("fs_from") or "the file", "resampled_hz": resample_hz,
             "path": str(out), "sha256": sha256_file(out)}
     atomic_write_json(out_dir / "import.json", info)
     return info
