@@ -33,11 +33,17 @@ def _budget(ctx, param, value):
         raise EdgePPGError(f"budget file {value} not found (looked in {Path.cwd()} and {REPO_ROOT}){eg}") from None
 
 
-def _cfg(runs, warmup, max_windows, plots=True, distill_metrics=None):
+def _cfg(runs, warmup, max_windows, plots=True, distill_metrics=None, bench_json=None):
     from edgeppg.verify import VerifyConfig
 
     return VerifyConfig(latency_runs=runs, latency_warmup=warmup, max_windows=max_windows, plots=plots,
-                        distill_metrics=str(distill_metrics) if distill_metrics else None)
+                        distill_metrics=str(distill_metrics) if distill_metrics else None,
+                        bench_json=str(bench_json) if bench_json else None)
+
+
+_bench_json = click.option("--bench-json", type=click.Path(path_type=Path), default=None,
+                           help="bench.json from `edgeppg bench` whose instruction count replaces the latency "
+                                "estimate (default: EXPORT_DIR/bench.json if present)")
 
 
 @click.command()
@@ -48,8 +54,9 @@ def _cfg(runs, warmup, max_windows, plots=True, distill_metrics=None):
 @_max_windows
 @click.option("--no-plots", is_flag=True, help="skip the PNG figures")
 @click.option("--distill-metrics", type=click.Path(path_type=Path), default=None,
-              help="distill metrics.json for the size/accuracy chart (default: found beside the export)")
-def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics):
+              help="distill metrics.json for the size/accuracy chart (default: EXPORT_DIR/distill_metrics.json)")
+@_bench_json
+def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics, bench_json):
     """Check EXPORT_DIR's sha256s, then measure it on the host: TFLM arena, flash, latency, per-target fit.
 
     Writes verify.json (fixed keys for CI) and verify.md with PNG plots into --out.
@@ -57,7 +64,7 @@ def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics
     from edgeppg.verify import verify_export
     from edgeppg.verify.report import summary_text
 
-    cfg = _cfg(runs, warmup, max_windows, not no_plots, distill_metrics)
+    cfg = _cfg(runs, warmup, max_windows, not no_plots, distill_metrics, bench_json)
     result = verify_export(export_dir, out, cfg, log=lambda s: click.echo(f"  {s}", err=True))
     click.echo(summary_text(result))
     click.echo(f"\nwrote {Path(result['out_dir']) / 'verify.json'} and verify.md"
@@ -76,7 +83,8 @@ def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics
 @_runs
 @_warmup
 @_max_windows
-def check(export_dir, budget_path, as_json, out, real_json, runs, warmup, max_windows):
+@_bench_json
+def check(export_dir, budget_path, as_json, out, real_json, runs, warmup, max_windows, bench_json):
     """Gate EXPORT_DIR on a budget: exit 0 within budget, exit 1 with a table of what is over and by how much.
 
     Reuses EXPORT_DIR/verify/verify.json when it matches the export's manifest, otherwise runs verify first.
@@ -85,7 +93,8 @@ def check(export_dir, budget_path, as_json, out, real_json, runs, warmup, max_wi
     from edgeppg.verify import check_export
 
     log = (lambda s: None) if as_json else (lambda s: click.echo(f"  {s}", err=True))
-    res = check_export(export_dir, budget_path, _cfg(runs, warmup, max_windows), out, log=log, real_json=real_json)
+    res = check_export(export_dir, budget_path, _cfg(runs, warmup, max_windows, bench_json=bench_json), out, log=log,
+                       real_json=real_json)
     if as_json:
         click.echo(json.dumps(res.to_json(), indent=2))
     else:
