@@ -87,7 +87,7 @@ class FinetuneConfig:
 
 @dataclass(frozen=True)
 class DistillConfig:
-    # s12k: fits the nRF52840 budget (27 KB .tflite, ~9 ms) and reads real PPG far better than s5k (DESIGN §4)
+    # s12k: fits the nRF52840 budget (27 KB .tflite, ~9 ms) and reads real PPG far better than s5k (docs/design.md §5)
     student: str = "s12k"
     temperature: float = 4.0
     alpha: float = 0.7  # weight of the soft (teacher) term in the rhythm loss

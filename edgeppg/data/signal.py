@@ -1,7 +1,7 @@
 """Pure signal functions: resampling, windowing, normalisation and recording validation.
 
 Everything here is a function of its arguments only (no global state, no whole-recording statistics in
-the normalisation) so that a microcontroller can repeat exactly what the model saw (DESIGN §3).
+the normalisation) so that a microcontroller can repeat exactly what the model saw (docs/design.md §2).
 """
 
 from __future__ import annotations

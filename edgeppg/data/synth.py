@@ -1,6 +1,6 @@
 """Paired synthetic ECG/PPG generator: ONE beat series per window, rendered as both ECG and PPG.
 
-Why our own generator (DESIGN §4): NeuroKit2's simulators cannot make AF, cannot share one beat series
+Why our own generator (docs/design.md §5): NeuroKit2's simulators cannot make AF, cannot share one beat series
 between ECG and PPG, and their detectors miss AF beats, so labels must come from the generator's beats.
 
 Classes (index = label, `RHYTHM_LABELS`):

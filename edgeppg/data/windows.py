@@ -1,4 +1,4 @@
-"""The windows contract every stage exchanges (DESIGN §3).
+"""The windows contract every stage exchanges (docs/design.md §1).
 
 A `Windows` holds N equally long windows of one modality at one sampling rate:
   x         float32 (N, C, T)   signal, already normalised if `normalised` is True

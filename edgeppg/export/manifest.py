@@ -1,4 +1,4 @@
-"""manifest.json (DESIGN §3): what firmware, `verify` and `bench` read instead of the checkpoint."""
+"""manifest.json (docs/design.md §4): what firmware, `verify` and `bench` read instead of the checkpoint."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def _dws(c, k=5, s=1, r=False):
     return Block("dws", c, k, s, residual=r)
 
 
-# Presets sized by MACs as well as parameters (DESIGN §7: ~0.4 M MACs ~ 20 ms on a 64 MHz M4F).
+# Presets sized by MACs as well as parameters (docs/design.md §7: ~0.4 M MACs fits 20 ms on a 64 MHz M4F).
 STUDENT_PRESETS: dict[str, StudentSpec] = {
     "s2k": StudentSpec("s2k", (Block("conv", 8, 9, 4), _dws(16, 5, 2), _dws(16, 5, 2), _dws(24, 5, 2), _dws(32, 5, 2))),
     "s4k": StudentSpec("s4k", (Block("conv", 12, 9, 4), _dws(16, 5, 2), _dws(24, 5, 2), _dws(24, 5, 1, True),

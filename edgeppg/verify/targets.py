@@ -30,7 +30,7 @@ class DeviceProfile:
     description: str
 
 
-# DESIGN §6: int8 conv on an M4 took 2.2 instructions/MAC with CMSIS-NN, 6.9 with plain C. We assume
+# docs/design.md §7: int8 conv on an M4 took 2.2 instructions/MAC with CMSIS-NN, 6.9 with plain C. We assume
 # CMSIS-NN-class kernels at 2.5 cycles/MAC (2.2 rounded up for loads, wait states and requantization);
 # the M33 in the nRF5340 has the same DSP (SMLAD) extension, so the same figure.
 CYCLES_PER_MAC_OPTIMISED = 2.5
