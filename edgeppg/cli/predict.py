@@ -9,7 +9,7 @@ import click
 
 
 @click.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", type=click.Path(path_type=Path))  # export folder, .safetensors, or a shipped name
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--fs", "fs_hz", type=float, default=None, help="sampling rate in Hz (CSV/NPZ without one)")
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
@@ -20,7 +20,8 @@ import click
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the rows to FILE.csv or FILE.json")
 @click.option("--rows", "max_rows", type=click.IntRange(min=0), default=None, help="print only the first N rows")
 def predict(model, recording, fs_hz, fmt, column, hop_s, runtime, out, max_rows):
-    """Per-window HR, rhythm and RR of RECORDING with MODEL (an export folder or a .safetensors checkpoint).
+    """Per-window HR, rhythm and RR of RECORDING with MODEL (an export folder, a .safetensors checkpoint, or a
+    shipped name such as ppg-student-s12k).
 
     \b
     Reads whatever `edgeppg data import` reads, preprocesses it exactly as the model's manifest / sidecar
@@ -28,6 +29,10 @@ def predict(model, recording, fs_hz, fmt, column, hop_s, runtime, out, max_rows)
     it), rhythm class with its probabilities, RR, signal quality; then a one-line summary.
     """
     from edgeppg.infer import predict_path
+    from edgeppg.models.registry import MODELS_DIR
+
+    if not model.exists() and len(model.parts) == 1 and (MODELS_DIR / f"{model}.safetensors").is_file():
+        model = MODELS_DIR / f"{model}.safetensors"  # a shipped model's name, as export takes it
 
     wp = predict_path(model, recording, fmt=fmt, fs_hz=fs_hz, column=column, hop_s=hop_s, runtime=runtime,
                       out=out, progress=sys.stderr.isatty())
