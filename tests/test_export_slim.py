@@ -19,6 +19,8 @@ from edgeppg.config import ExportConfig  # noqa: E402
 from edgeppg.errors import EdgePPGError  # noqa: E402
 from edgeppg.export import export_student, slim, tflite  # noqa: E402
 from edgeppg.export import pipeline as export_pipeline  # noqa: E402
+from edgeppg.int8.flatbuffer import op_names, read_model, schema  # noqa: E402
+from edgeppg.int8.tflm import allocation_total  # noqa: E402
 from edgeppg.models.student import build_student, student_spec  # noqa: E402
 from edgeppg.train.checkpoint import save_checkpoint  # noqa: E402
 
@@ -100,7 +102,7 @@ def test_deterministic_and_idempotent(exported):
 def test_runtimes_read_the_same_model(exported):
     folder, raw, slim_blob, _rep, res = exported
     assert slim.differences(raw, slim_blob) == []
-    assert tflite.op_names(slim_blob) == tflite.op_names(raw)
+    assert op_names(slim_blob) == op_names(raw)
     spec = student_spec("s4k")
     in_raw, out_raw = tflite.io_spec(raw, spec)
     in_slim, out_slim = tflite.io_spec(slim_blob, spec)
@@ -111,13 +113,13 @@ def test_runtimes_read_the_same_model(exported):
         a, b = run(raw, xq, out_raw), run(slim_blob, xq, out_raw)
         for q in out_raw:
             np.testing.assert_array_equal(a[q.name], b[q.name])
-    assert tflite.tflm_arena_bytes(slim_blob, xq[:1]) <= tflite.tflm_arena_bytes(raw, xq[:1])
-    assert res.parity["tflm_arena_bytes"] == tflite.tflm_arena_bytes(raw, xq[:1])
+    assert allocation_total(slim_blob, xq[:1])[0] <= allocation_total(raw, xq[:1])[0]
+    assert res.parity["tflm_arena_bytes"] == allocation_total(raw, xq[:1])[0]
 
 
 def test_names_signature_and_metadata(exported):
     _f, raw, slim_blob, _rep, _r = exported
-    a, b = slim._read(raw), slim._read(slim_blob)
+    a, b = read_model(raw), read_model(slim_blob)
     sa, sb = a.subgraphs[0], b.subgraphs[0]
     io = {int(i) for i in list(sa.inputs) + list(sa.outputs)}
     for i, (ta, tb) in enumerate(zip(sa.tensors, sb.tensors)):
@@ -131,10 +133,8 @@ def test_names_signature_and_metadata(exported):
 
 
 def test_buffer_data_is_16_byte_aligned(exported):
-    from tensorflow.lite.python import schema_py_generated as schema
-
     _f, _raw, slim_blob, _rep, _r = exported
-    m = schema.Model.GetRootAs(slim_blob, 0)
+    m = schema().Model.GetRootAs(slim_blob, 0)
     for i in range(m.BuffersLength()):
         b = m.Buffers(i)
         if b.DataLength():
@@ -167,10 +167,8 @@ def test_a_step_that_changes_the_model_is_refused(exported, monkeypatch):
 
 def test_file_identifier_and_root():
     """_pack writes a TFLite header: root offset, then the "TFL3" file identifier."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    m = schema.ModelT()
+    m = schema().ModelT()
     m.version = 3
-    m.buffers = [schema.BufferT()]
+    m.buffers = [schema().BufferT()]
     blob = slim._pack(m, share_vectors=True)
     assert blob[4:8] == b"TFL3" and struct.unpack_from("<I", blob, 0)[0] < len(blob)

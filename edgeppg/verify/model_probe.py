@@ -30,14 +30,14 @@ class _Bad(Exception):
 
 def check_structure(blob: bytes) -> dict:
     """Every index the interpreters follow is in range; shapes and counts are bounded. Raises _Bad."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+    from edgeppg.int8.flatbuffer import read_model
 
     if len(blob) < 16 or blob[4:8] != b"TFL3":
         raise _Bad("is not a TFLite flatbuffer (no TFL3 identifier)")
     try:
-        m = fb.ModelT.InitFromObj(fb.Model.GetRootAs(bytearray(blob), 0))
-    except Exception as exc:  # noqa: BLE001 - any decode failure of a hostile buffer
-        raise _Bad(f"is not a readable TFLite flatbuffer ({type(exc).__name__})") from None
+        m = read_model(blob)
+    except EdgePPGError as exc:  # any decode failure of a hostile buffer
+        raise _Bad(f"is not a readable TFLite flatbuffer ({type(exc.__cause__).__name__})") from None
     subgraphs, codes, buffers = m.subgraphs or [], m.operatorCodes or [], m.buffers or []
     if len(subgraphs) != 1:
         raise _Bad(f"has {len(subgraphs)} subgraphs; edgeppg exports exactly 1")
@@ -71,17 +71,16 @@ def check_structure(blob: bytes) -> dict:
 
 def _run_tflite(path: Path) -> None:
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    from tflite_micro import runtime
+
+    from edgeppg.int8.litert import LiteRTRunner
+    from edgeppg.int8.tflm import TFLMRunner
 
     blob = path.read_bytes()
-    it = runtime.Interpreter.from_bytes(blob, arena_size=PROBE_ARENA)
-    d = it.get_input_details(0)
-    it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-    it.invoke()
-    for resolver in (OpResolverType.BUILTIN_REF, OpResolverType.AUTO):
-        lite = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver, num_threads=1)
-        lite.allocate_tensors()
+    tm = TFLMRunner(blob, PROBE_ARENA)
+    d = tm.input_details()
+    tm.run_one(np.zeros(d["shape"], d["dtype"]))
+    for reference in (True, False):
+        lite = LiteRTRunner(blob, reference).interpreter
         for d in lite.get_input_details():
             lite.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
         lite.invoke()
