@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def toy_export(request) -> Path:
-    from edgeppg.verify.toy import cached_toy_export
+    from tests.fixtures.toy import cached_toy_export
 
     return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-toy"))
 
@@ -133,3 +133,13 @@ def test_npz_stated_rate_must_agree_with_fs(tmp_path, capsys):
     np.savez(p, ppg=np.sin(np.arange(25 * 40) / 5.0), fs_hz=25.0)
     assert main(["data", "import", str(p), "--fs", "64", "--out", str(tmp_path / "a")]) == 2
     assert "contradicts" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("args", [["predict", "MODEL", "REC", "--out", "/proc/edgeppg-x.csv"],
+                                  ["predict", "MODEL", "REC", "--out", "DIR"],
+                                  ["data", "show", "REC", "--png", "/proc/edgeppg-x.png"]])
+def test_output_files_are_checked_before_reading_anything(tmp_path, capsys, args):
+    args = [str(tmp_path) if a == "DIR" else str(tmp_path / "missing") if a in ("MODEL", "REC") else a for a in args]
+    assert main(args) == 2
+    line = _one_line_error(capsys)
+    assert ("not writable" in line or "is a folder" in line) and "missing" not in line

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgeppg.cli.options import finite_range, writable_out
+from edgeppg.cli.options import finite_range, writable_file, writable_out
 
 
 @click.group()
@@ -77,7 +77,7 @@ def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, ou
 
 @data.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--png", type=click.Path(path_type=Path), default=None, help="default: PATH/show.png")
+@click.option("--png", type=click.Path(path_type=Path), default=None, callback=writable_file, help="default: PATH/show.png")
 @click.option("--rows", type=click.IntRange(1, 20), default=5, show_default=True)
 def show(path, png, rows):
     """Summarise a corpus directory or windows .npz and plot a few windows with labels and beat marks."""
@@ -102,7 +102,7 @@ def catalog():
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
               help="also time this many processes")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the result as JSON")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=writable_file, help="also write the result as JSON")
 def bench(n, seed, repeats, workers, out):
     """Generator throughput in pairs/second (target >= 200 on 2 cores)."""
     from edgeppg.data.bench import bench_generator

@@ -46,6 +46,21 @@ def writable_out(ctx, param, value):
     return value
 
 
+def writable_file(ctx, param, value):
+    """click callback for an output FILE: not a folder, and its folder (or nearest existing ancestor) writable,
+    checked before any work so a bad path costs no computation."""
+    if value is not None:
+        from pathlib import Path
+
+        from edgeppg.outdir import check_writable
+
+        opt = max(param.opts, key=len) if param.opts else f"--{param.name}"
+        if Path(value).is_dir():
+            raise EdgePPGError(f"{opt} {value} is a folder; name a file")
+        check_writable(Path(value).parent, f"{opt} {value}: its folder")
+    return value
+
+
 def finite_range(lo: float, hi: float):
     """click callback: a float option must be finite and in (lo, hi] (click's FloatRange lets NaN through)."""
     import math

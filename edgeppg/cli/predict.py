@@ -7,17 +7,22 @@ from pathlib import Path
 
 import click
 
+from edgeppg.cli.options import writable_file
+
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))  # export folder, .safetensors, or a shipped name
 @click.argument("recording", type=click.Path(path_type=Path))
-@click.option("--fs", "fs_hz", type=float, default=None, help="sampling rate in Hz (CSV/NPZ without one)")
+@click.option("--fs", "fs_hz", type=float, default=None,
+              help="the rate the recording was made at, in Hz, for CSV/NPZ that do not state it (a CSV time column or "
+                   "an NPZ fs_hz does, and --fs must agree with it)")
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
 @click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
 @click.option("--hop-s", type=float, default=2.0, show_default=True, help="seconds between window starts")
 @click.option("--runtime", type=click.Choice(["litert", "tflm"]), default="litert", show_default=True,
               help="interpreter for an export folder's int8 .tflite (a checkpoint runs in fp32 torch)")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="also write the rows to FILE.csv or FILE.json")
+@click.option("--out", type=click.Path(path_type=Path), default=None, callback=writable_file,
+              help="also write the rows to FILE.csv or FILE.json")
 @click.option("--rows", "max_rows", type=click.IntRange(min=0), default=None, help="print only the first N rows")
 def predict(model, recording, fs_hz, fmt, column, hop_s, runtime, out, max_rows):
     """Per-window HR, rhythm and RR of RECORDING with MODEL (an export folder, a .safetensors checkpoint, or a
