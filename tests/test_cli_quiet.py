@@ -18,7 +18,7 @@ NOISE = ("XNNPACK", "absl::InitializeLog", "oneDNN", "I0000", "pre-processing be
 
 @pytest.fixture(scope="session")
 def toy_export(request) -> Path:
-    from edgeppg.verify.toy import cached_toy_export
+    from tests.fixtures.toy import cached_toy_export
 
     return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-toy"))
 
@@ -60,3 +60,14 @@ def test_bench_says_what_it_is_doing(toy_export, tmp_path, capsys):
     at = [cap.err.find(s) for s in stages]
     assert all(i >= 0 for i in at) and at == sorted(at), cap.err
     assert "None B" not in cap.out and "host: " in cap.out
+
+
+def test_filter_keeps_a_terminal_a_terminal():
+    """Progress bars and colours ask sys.stderr.isatty(); behind the filter's pipe it must still say True."""
+    if shutil.which("script") is None:
+        pytest.skip("needs util-linux `script` for a pseudo-terminal")
+    code = ("import sys; from edgeppg.cli.quiet import filter_stderr; r = filter_stderr(); "
+            "a = sys.stderr.isatty(); r(); print('tty', a)")
+    p = subprocess.run(["script", "-qc", f'{sys.executable} -c "{code}"', "/dev/null"], capture_output=True, text=True,
+                       timeout=60, env={k: v for k, v in os.environ.items() if k != "EDGEPPG_RAW_STDERR"})
+    assert "tty True" in p.stdout, p.stdout + p.stderr

@@ -70,12 +70,20 @@ def filter_stderr():
         return lambda: None
     t = threading.Thread(target=_pump, args=(r, saved), name="edgeppg-stderr", daemon=True)
     t.start()
+    tty = os.isatty(saved)
+    if tty:  # progress bars and colours ask sys.stderr; they should see the terminal, not the pipe
+        try:
+            sys.stderr.isatty = lambda: True
+        except AttributeError:
+            tty = False
 
     def restore() -> None:
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
+        if tty:
+            del sys.stderr.isatty
         os.dup2(saved, 2)  # the pipe's last writer (unless a child lives on) closes: the reader drains and ends
         t.join(timeout=5)
         if not t.is_alive():  # a child still holding the pipe keeps the reader (and its fd) alive
