@@ -94,3 +94,18 @@ def test_quantize_input_rounds_half_away_and_saturates():
     x = np.array([[[0.25, -0.25, 100.0, -100.0]]], np.float32)
     assert quantize_input(x, q)[0, :, 0].tolist() == [2, 0, 127, -128]
     assert dequantize(np.array([3], np.int8), q).tolist() == [1.0]
+
+
+def test_export_finds_its_exporter_by_the_checkpoint_arch(tmp_path, monkeypatch):
+    """export.pipeline.ARCHS is the seam for model families: a checkpoint whose arch has no entry is refused by name."""
+    from edgeppg.config import ExportConfig
+    from edgeppg.errors import EdgePPGError
+    from edgeppg.export import pipeline
+    from edgeppg.train.checkpoint import save_checkpoint
+
+    assert set(pipeline.ARCHS) == {"student"} and pipeline.ARCHS["student"].fold is fold_student
+    ckpt = save_checkpoint(tmp_path / "s.safetensors", _student())
+    monkeypatch.setattr(pipeline, "ARCHS", {"other": pipeline.ARCHS["student"]})
+    with pytest.raises(EdgePPGError, match="'student' checkpoint; export knows 'other'"):
+        pipeline.export_student(ckpt, tmp_path / "out", ExportConfig())
+    assert not (tmp_path / "out").exists()
