@@ -95,7 +95,6 @@ class Graph:
     ops: list[Op]
     inputs: list[int]
     outputs: list[int]
-    description: str = ""
     subgraphs: int = 1
     op_counts: dict[str, int] = field(default_factory=dict)  # op name -> count, sorted by name
     macs: int = 0  # multiply-accumulates per inference (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)
@@ -106,7 +105,6 @@ class Graph:
 class GraphInfo:
     ops: dict[str, int]  # op name -> count
     macs: int
-    tensors: int
     weight_bytes: int
 
 
@@ -190,16 +188,15 @@ def load_graph(src: str | Path | bytes) -> Graph:
         m = op_macs(kind, tensors[outs[0]].shape, tensors[ins[1]].shape) if kind in MAC_OPS else 0
         ops.append(Op(k, kind, ins, outs, opts, m))
 
-    desc = model.description.decode() if isinstance(model.description, bytes) else str(model.description or "")
     weight_bytes = sum(len(b.data) for b in model.buffers if b.data is not None)
-    return Graph(tensors, ops, [int(i) for i in g.inputs], [int(i) for i in g.outputs], desc, len(model.subgraphs),
+    return Graph(tensors, ops, [int(i) for i in g.inputs], [int(i) for i in g.outputs], len(model.subgraphs),
                  dict(sorted(counts.items())), int(macs), int(weight_bytes))
 
 
 def graph_info(src: str | Path | bytes) -> GraphInfo:
     """What the artifact that goes to the device contains: op kinds (resolver / flash estimate), MACs, sizes."""
     g = load_graph(src)
-    return GraphInfo(g.op_counts, g.macs, len(g.tensors), g.weight_bytes)
+    return GraphInfo(g.op_counts, g.macs, g.weight_bytes)
 
 
 def op_names(src: str | Path | bytes) -> list[str]:
