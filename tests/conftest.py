@@ -1,14 +1,18 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# tests.fixtures / tests.hostile import as packages under `pytest` as well as `python -m pytest` (cwd on sys.path)
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 # Tests are small; keep torch from oversubscribing the 2 CI cores when pytest-xdist runs 2 workers.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +24,19 @@ def smoke_run(tmp_path_factory):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return run, proc.stdout
+
+
+@pytest.fixture(scope="session")
+def toy_export_cached(request):
+    """The toy export (tests/fixtures/toy.py), built once per pytest cache; copy it before changing anything."""
+    from tests.fixtures.toy import cached_toy_export
+
+    return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-toy"))
+
+
+@pytest.fixture(scope="session")
+def real_export_cached(request):
+    """A random student through the real exporter (tests/fixtures/real_export.py); copy it before changing anything."""
+    from tests.fixtures.real_export import cached_real_export
+
+    return cached_real_export(request.config.cache.mkdir("edgeppg-verify-real"))

@@ -20,7 +20,7 @@ from edgeppg.errors import EdgePPGError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def small_export(tmp_path_factory):
-    from edgeppg.bench.testmodel import make_test_export
+    from tests.fixtures.testmodel import make_test_export
     return make_test_export(tmp_path_factory.mktemp("exp"), preset="s2k", seed=1, n_calib=8)
 
 
@@ -65,7 +65,7 @@ def test_widened_weights_layout():
 
 def test_unsupported_op_is_rejected_by_name(tmp_path):
     import tensorflow as tf
-    from edgeppg.bench.testmodel import convert_int8
+    from tests.fixtures.testmodel import convert_int8
     x = tf.keras.Input((16,))
     m = tf.keras.Model(x, tf.keras.layers.Dense(4, activation="tanh")(x))
     (tmp_path / "m.tflite").write_bytes(convert_int8(m, np.random.default_rng(0).normal(size=(4, 16)).astype(np.float32)))

@@ -15,7 +15,7 @@ from edgeppg.cli.main import main
 from edgeppg.errors import EdgePPGError
 from edgeppg.verify import VerifyConfig, check_export, load_budget, verify_export
 from edgeppg.verify.budget import _SPEC, _TARGET_SPEC, evaluate
-from edgeppg.verify.toy import cached_toy_export
+from tests.fixtures.toy import cached_toy_export
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "examples" / "budget_nrf52840.toml"

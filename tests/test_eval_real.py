@@ -12,7 +12,7 @@ import pytest
 
 from edgeppg.cli.main import main
 from edgeppg.realppg.sources import RealSource
-from edgeppg.verify.toy import cached_toy_export
+from tests.fixtures.toy import cached_toy_export
 
 FS = 50.0
 FASTCHECK = ["--runs", "3", "--warmup", "1", "--max-windows", "4"]

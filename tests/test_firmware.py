@@ -36,7 +36,7 @@ pytestmark = pytest.mark.toolchain
 
 @pytest.fixture(scope="session")
 def export_dir(tmp_path_factory):
-    from edgeppg.bench.testmodel import make_test_export
+    from tests.fixtures.testmodel import make_test_export
     return make_test_export(tmp_path_factory.mktemp("export"), preset="s12k", seed=0, n_test=100)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgeppg.cli.main import main
-from edgeppg.verify.toy import cached_toy_export
+from tests.fixtures.toy import cached_toy_export
 
 REPO = Path(__file__).resolve().parents[1]
 FS = 64.0  # the recordings below are at the model rate, so the test needs no resampler of its own

@@ -92,7 +92,7 @@ def asan_harness(tmp_path_factory):
     pytest.importorskip("tensorflow")
     from edgeppg.bench.build import build
     from edgeppg.firmware.codegen import write_model
-    from edgeppg.bench.testmodel import make_test_export
+    from tests.fixtures.testmodel import make_test_export
 
     exp = make_test_export(tmp_path_factory.mktemp("fuzz_export"), preset="s2k", seed=0, n_test=4)
     model = tmp_path_factory.mktemp("fuzz_model")

@@ -23,7 +23,7 @@ def _first_argmax(exp, idx, n_outputs):
 def test_firmware_gate_matches_python_gate(tmp_path):
     from edgeppg.firmware.codegen import generate
     from edgeppg.bench.runner import run_bench
-    from edgeppg.bench.testmodel import make_test_export
+    from tests.fixtures.testmodel import make_test_export
     from edgeppg.data.windows import RHYTHM_LABELS
 
     exp = make_test_export(tmp_path / "exp", preset="s2k", seed=3, n_test=60)

@@ -53,7 +53,7 @@ def test_bench_refuses_payload_name_from_manifest(tmp_path, capsys):
     pytest.importorskip("tensorflow")
     if shutil.which("gcc") is None:
         pytest.skip("gcc not installed")
-    from edgeppg.bench.testmodel import make_test_export
+    from tests.fixtures.testmodel import make_test_export
     exp = make_test_export(tmp_path / "exp", preset="s2k", seed=1, n_calib=8)
     marker = tmp_path / "PWNED"
     m = json.loads((exp / "manifest.json").read_text())

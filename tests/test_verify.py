@@ -13,7 +13,7 @@ import pytest
 from edgeppg.cli.main import main
 from edgeppg.errors import EdgePPGError
 from edgeppg.verify import VerifyConfig, verify_export
-from edgeppg.verify.toy import cached_toy_export
+from tests.fixtures.toy import cached_toy_export
 
 FAST = VerifyConfig(latency_runs=10, latency_warmup=2)
 

@@ -14,35 +14,17 @@ import pytest
 
 from edgeppg.cli.main import main
 from edgeppg.verify import VerifyConfig, verify_export
-from edgeppg.verify.toy import cached_build, toy_windows
+from tests.fixtures.toy import toy_windows
 
 pytest.importorskip("edgeppg.export")
 
 FAST = VerifyConfig(latency_runs=10, latency_warmup=2, plots=False)
-EXPORT_SRC = Path(__file__).resolve().parents[1] / "edgeppg" / "export"
-
-
-def _build(out: Path) -> None:
-    import torch
-
-    from edgeppg.config import ExportConfig
-    from edgeppg.export import export_student
-    from edgeppg.models.student import build_student, student_spec
-    from edgeppg.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    ckpt = save_checkpoint(out.parent / "s2k.safetensors", build_student(student_spec("s2k")).eval())
-    # untrained: int8 may "degrade" a random model's metrics; that is not what these tests check
-    export_student(ckpt, out, ExportConfig(calib_windows=32, allow_degradation=True),
-                   data={"train": toy_windows(64, 1), "test": toy_windows(24, 2)})
 
 
 @pytest.fixture(scope="module")
-def real_export(request, tmp_path_factory) -> Path:
-    key = b"".join(p.read_bytes() for p in sorted(EXPORT_SRC.glob("*.py"))) + Path(__file__).read_bytes()
-    cached = cached_build(request.config.cache.mkdir("edgeppg-verify-real"), "edgeppg-export-s2k", key, _build)
+def real_export(real_export_cached, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("real") / "export"
-    shutil.copytree(cached, d)
+    shutil.copytree(real_export_cached, d)
     return d
 
 

@@ -19,7 +19,6 @@ from edgeppg.int8.tflm import tflm_outputs
 from edgeppg.io import atomic_write_json, sha256_file
 
 BENCH_TARGETS = ("host", "qemu-m4", "qemu-m33")
-HELDOUT_NAMES = ("test.npz", "heldout.npz", "holdout.npz", "calib.npz")
 
 
 def checked_export(export_dir: Path):
@@ -40,13 +39,11 @@ def read_export(export_dir: Path) -> tuple[Path, dict]:
 
 
 def _find_heldout(export_dir: Path, manifest: dict) -> Path | None:
-    """Held-out windows: only a file the manifest lists as an artifact (so its sha256 was checked)."""
-    listed = manifest.get("artifacts") or {}
+    """The held-out windows the manifest names (`heldout.file`), only if listed as an artifact (sha256 checked)."""
     held = manifest.get("heldout")
-    names = ([held["file"]] if isinstance(held, dict) and isinstance(held.get("file"), str) else []) + list(HELDOUT_NAMES)
-    for name in names:
-        if name in listed and (export_dir / name).is_file():
-            return export_dir / name
+    name = held.get("file") if isinstance(held, dict) else None
+    if isinstance(name, str) and name in (manifest.get("artifacts") or {}) and (export_dir / name).is_file():
+        return export_dir / name
     return None
 
 
@@ -84,9 +81,8 @@ def load_windows(export_dir: Path, manifest: dict, tflite: Path, n: int, seed: i
             raise
         except Exception as exc:  # noqa: BLE001 - a corrupt archive is one line, not a zipfile traceback
             raise EdgePPGError(f"{held} is not a readable .npz ({type(exc).__name__}); re-run `edgeppg export`") from None
-        key = next((k for k in ("x", "windows", "X", "inputs") if k in z), None)
-        key = key or next((k for k in sorted(z) if z[k].ndim >= 2), None)
-        if key is None:
+        key = "x"  # the windows contract's signal array (docs/design.md §1)
+        if key not in z:
             raise EdgePPGError(f"{held} has no window array (expected key 'x')")
         arr = z[key]
         if arr.dtype.kind not in "fiu":

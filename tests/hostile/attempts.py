@@ -574,7 +574,7 @@ def fixtures(root: Path, toy_cache: Path | None = None) -> dict:
     """A toy export (cached) and a small student checkpoint, shared by the attempts that need them."""
     from edgeppg.models.student import build_student, student_spec
     from edgeppg.train.checkpoint import save_checkpoint
-    from edgeppg.verify.toy import cached_toy_export
+    from tests.fixtures.toy import cached_toy_export
     import torch
 
     root.mkdir(parents=True, exist_ok=True)
