@@ -1,4 +1,5 @@
-"""TFLite's int8 arithmetic, bit for bit: the exporter, verify and the firmware generator must agree exactly.
+"""TFLite's int8 arithmetic, bit for bit: the exporter, verify and the firmware generator must agree exactly
+(docs/design.md §6: it lives here once).
 
 Everything here follows the TFLite/TFLM C++ reference (tensorflow/lite/kernels/internal/quantization_util.cc,
 common.h and gemmlowp's fixedpoint.h), which TFLM builds with the default *double* rounding:

@@ -3,7 +3,7 @@
 The tflite-micro Python interpreter runs the same C++ reference kernels a device build uses. It reports its
 arena use only through `print_allocations()` on the C-level stderr, so fd 2 is captured around the calls.
 
-Two arena quantities, deliberately kept apart:
+Two arena quantities, deliberately kept apart (docs/design.md §7):
 - `allocation_total`: what TFLM's RecordingMicroAllocator reports in use after one inference
   (the manifest's `runtime.tflm_arena_bytes`);
 - `find_min_arena`: the smallest arena in which the model allocates and runs (verify's `arena_bytes`), found
