@@ -61,19 +61,6 @@ def _seeded_subset(w: Windows, n: int, seed: int) -> Windows:
     return w.subset(idx)
 
 
-def _corpus_ppg(corpus_dir: Path, expect_sha256: str | None) -> tuple[Windows, dict]:
-    from edgeppg.data.corpus import load_corpus
-    from edgeppg.io import sha256_file
-
-    _ecg, ppg, info = load_corpus(corpus_dir)
-    if expect_sha256:
-        known = {sha256_file(corpus_dir / "corpus.json"), *(info.get("sha256") or {}).values()}
-        if expect_sha256 not in known:
-            raise EdgePPGError(f"corpus {corpus_dir} is not the one the student was trained on (checkpoint records "
-                               f"sha256 {expect_sha256[:12]}…); pass that corpus with --data")
-    return ppg, {"corpus_dir": str(corpus_dir), "corpus_sha256": (info.get("sha256") or {}).get("ppg.npz")}
-
-
 # ---------------------------------------------------------------- which student
 
 def shipped_students() -> list[str]:
@@ -206,12 +193,11 @@ def export_data(data: Any, meta: dict, spec: StudentSpec, cfg: ExportConfig,
     `ckpt_path` as meta["export_windows"] records), a corpus directory, a `Windows` of the whole PPG corpus
     (split by record with the recorded split seed), or {"train": Windows, "test": Windows}.
     """
+    from edgeppg.data.splits import SplitSpec
+
     recorded = dict(meta.get("data") or {})
-    defaults = DataConfig()
-    seed = int(recorded.get("split_seed", defaults.seed))
-    val_frac = float(recorded.get("val_frac", defaults.val_frac))
-    test_frac = float(recorded.get("test_frac", defaults.test_frac))
-    source: dict[str, Any] = {"split_seed": seed, "val_frac": val_frac, "test_frac": test_frac}
+    split = SplitSpec.from_json(recorded, DataConfig())  # the student's own split, so its test set is rebuilt
+    source: dict[str, Any] = split.to_json()
     if data is None:
         corpus = recorded.get("corpus_dir")
         if (not corpus or not Path(corpus).is_dir()) and meta.get("export_windows") and ckpt_path is not None:
@@ -221,14 +207,15 @@ def export_data(data: Any, meta: dict, spec: StudentSpec, cfg: ExportConfig,
                                "ships no calibration windows; " + _regen_hint(meta))
         data = Path(corpus)
     if isinstance(data, (str, Path)):
-        ppg, info = _corpus_ppg(Path(data), recorded.get("corpus_sha256"))
-        source.update(info)
-        data = ppg
-    if isinstance(data, Windows):
-        from edgeppg.data.synth import split_indices
+        from edgeppg.data.splits import load_modality
 
-        split = split_indices(data, val_frac=val_frac, test_frac=test_frac, seed=seed)
-        train, test = data.subset(split["train"]), data.subset(split["test"])
+        data, where = load_modality(Path(data), "ppg", recorded.get("corpus_sha256"))
+        source.update(where)  # corpus_dir (left out of the manifest) and corpus_sha256
+    if isinstance(data, Windows):
+        from edgeppg.data.splits import split_windows
+
+        parts = split_windows(data, split, "the export data", need=())
+        train, test = parts.train, parts.test
     elif isinstance(data, dict) and {"train", "test"} <= set(data):
         train, test = data["train"], data["test"]
         source = {"split": "given"}

@@ -34,7 +34,7 @@ from torch import nn
 from edgeppg.config import DataConfig, DistillConfig
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError, unknown_name
-from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.io import atomic_write_json
 from edgeppg.preprocess import Preprocessing, from_input_spec
 from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.models.heads import HeadSpec, hr_bins_head
@@ -76,37 +76,27 @@ def load_data(data_dir: Path, data_cfg: DataConfig, split_seed: int, fs_hz: floa
     """Preprocessed PPG splits (+ optional teacher-only synthetic windows) from a corpus directory.
 
     `pre`: the teacher's input preprocessing (its sidecar), so teacher and student see the same windows."""
-    from edgeppg.data.corpus import load_corpus
-    from edgeppg.data.synth import split_indices, synth_pairs
+    from edgeppg.data.splits import SplitSpec, load_split
+    from edgeppg.data.synth import synth_pairs
 
     pre = pre or Preprocessing.from_json(None, fs_hz=fs_hz, window_s=data_cfg.window_s)
     if float(pre.fs_hz) != float(fs_hz):  # check_input_spec then names the teacher/data rate mismatch
         pre = pre.replace(fs_hz=float(fs_hz))
 
-    _, ppg, cinfo = load_corpus(data_dir)
-    if len(ppg) == 0:
-        raise EdgePPGError(f"corpus {data_dir} holds no PPG windows; regenerate it with `edgeppg data synth`")
-    ppg = apply_preprocessing(ppg, pre)
-    split = split_indices(ppg, data_cfg.val_frac, data_cfg.test_frac, split_seed)
-    for part in ("train", "val", "test"):
-        if len(split[part]) == 0:
-            raise EdgePPGError(
-                f"the {part} split of {data_dir} is empty ({len(ppg)} windows in {np.unique(ppg.record_id).size} records, "
-                f"val_frac={data_cfg.val_frac}, test_frac={data_cfg.test_frac}); use a larger corpus (data.n_windows)")
+    s = load_split(data_dir, "ppg", SplitSpec.from_config(data_cfg, seed=split_seed),
+                   transform=lambda ppg: apply_preprocessing(ppg, pre))
     extra = None
     if unlabelled > 0:
-        _, xp = synth_pairs(unlabelled, unlabelled_seed, window_s=ppg.window_s, fs_ppg=data_cfg.fs_ppg_hz,
+        _, xp = synth_pairs(unlabelled, unlabelled_seed, window_s=s.train.window_s, fs_ppg=data_cfg.fs_ppg_hz,
                             sensor_domain=data_cfg.sensor_domain)
         extra = apply_preprocessing(xp, pre)
-    test = ppg.subset(split["test"])
-    sha = (cinfo.get("sha256") or {}).get("ppg.npz") or sha256_file(Path(data_dir) / "ppg.npz")
-    info = {"corpus_dir": str(Path(data_dir).resolve()), "corpus_sha256": sha, "split_seed": int(split_seed),
+    info = {"corpus_dir": s.source["corpus_dir"], "corpus_sha256": s.source["corpus_sha256"], "split_seed": int(split_seed),
             "val_frac": data_cfg.val_frac, "test_frac": data_cfg.test_frac, "fs_hz": float(fs_hz),
-            "window_s": float(ppg.window_s), "channels": ppg.channels, "preprocessing": pre.to_json(),
-            "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(split["test"]),
-            "test_window_ids_sha256": ids_sha256(test.window_id),
+            "window_s": float(s.train.window_s), "channels": s.train.channels, "preprocessing": pre.to_json(),
+            "n_train": len(s.train), "n_val": len(s.val), "n_test": len(s.test),
+            "test_window_ids_sha256": ids_sha256(s.test.window_id),
             "unlabelled": {"n": unlabelled, "seed": unlabelled_seed} if unlabelled else None}
-    return DistillData(ppg.subset(split["train"]), ppg.subset(split["val"]), test, extra, info)
+    return DistillData(s.train, s.val, s.test, extra, info)
 
 
 def teacher_input_spec(meta: dict, model: nn.Module) -> dict[str, float]:

@@ -43,7 +43,7 @@ from edgeppg.preprocess import Preprocessing
 from edgeppg.preprocess import apply as apply_preprocessing
 from edgeppg.data.windows import Windows
 from edgeppg.errors import EdgePPGError, unknown_name
-from edgeppg.io import atomic_write_json, sha256_file
+from edgeppg.io import atomic_write_json
 from edgeppg.models.heads import DEFAULT_HEADS, HeadSpec, heads_named
 from edgeppg.models.resnet1d import Backbone, ResNet1d, ResNet1dConfig, count_params, resnet_config
 from edgeppg.train.data import stratified_subset
@@ -99,25 +99,17 @@ def ensure_corpus(data_dir: str | Path | None, data_cfg: DataConfig, out: Path, 
 def load_splits(data_dir: Path, data_cfg: DataConfig, modality: str, fs_hz: float,
                 pre: Preprocessing | None = None) -> Splits:
     """One modality of a corpus, preprocessed to fs_hz (resample + `pre`, default per-window z-score), split by record."""
-    from edgeppg.data.corpus import load_corpus
-    from edgeppg.data.synth import split_indices
+    from edgeppg.data.splits import SplitSpec, load_split
 
-    ecg, ppg, cinfo = load_corpus(data_dir)
-    raw = ecg if modality == "ecg" else ppg
-    w = apply_preprocessing(raw, pre) if pre is not None else preprocess(raw, fs_hz)
-    split = split_indices(w, data_cfg.val_frac, data_cfg.test_frac, data_cfg.seed)
-    for part, idx in split.items():
-        if len(idx) == 0:
-            raise EdgePPGError(f"the {part} split of {data_dir} is empty ({len(w)} windows); use a larger corpus "
-                               f"(data.n_windows) or other val_frac/test_frac")
-    fname = f"{modality}.npz"
-    info = {"corpus_dir": str(Path(data_dir).resolve()), "modality": modality,
-            "corpus_sha256": (cinfo.get("sha256") or {}).get(fname) or sha256_file(Path(data_dir) / fname),
+    s = load_split(data_dir, modality, SplitSpec.from_config(data_cfg),
+                   transform=lambda raw: apply_preprocessing(raw, pre) if pre is not None else preprocess(raw, fs_hz))
+    w = s.train
+    info = {"corpus_dir": s.source["corpus_dir"], "modality": modality, "corpus_sha256": s.source["corpus_sha256"],
             "split_seed": data_cfg.seed, "val_frac": data_cfg.val_frac, "test_frac": data_cfg.test_frac,
             "fs_hz": float(fs_hz), "window_s": float(w.window_s), "channels": w.channels,
-            "n_train": len(split["train"]), "n_val": len(split["val"]), "n_test": len(split["test"]),
+            "n_train": len(s.train), "n_val": len(s.val), "n_test": len(s.test),
             "preprocessing": (pre or Preprocessing.from_json(None, fs_hz=fs_hz, window_s=w.window_s)).to_json()}
-    return Splits(w.subset(split["train"]), w.subset(split["val"]), w.subset(split["test"]), info)
+    return Splits(s.train, s.val, s.test, info)
 
 
 def input_spec(cfg: ResNet1dConfig, modality: str, preprocessing: dict | None = None) -> dict:
