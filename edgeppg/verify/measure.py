@@ -95,38 +95,11 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
     log(f"artifacts match manifest ({len(ed.manifest['artifacts'])} files)")
     model = ed.file(TFLITE).read_bytes()
     graph = read_graph(ed.file(TFLITE))
-    w = load_windows(ed.file(HELDOUT))
-    if cfg.max_windows is not None:
-        w = w.subset(np.arange(min(cfg.max_windows, len(w))))
-    if len(w) == 0:
-        raise EdgePPGError(f"{ed.file(HELDOUT)} holds no windows; re-run `edgeppg export` with a non-empty test split")
-    if not np.isfinite(w.x).all():
-        raise EdgePPGError(f"{ed.file(HELDOUT)} holds NaN/Inf samples in {int((~np.isfinite(w.x)).any(axis=(1, 2)).sum())} "
-                           f"windows; held-out windows must be finite ({_REEXPORT})")
-    if not ed.manifest.get("outputs"):
-        raise EdgePPGError(f"{ed.file('manifest.json')} lists no outputs, so nothing can be decoded; {_REEXPORT}")
-
-    # TFLM: smallest arena first, then run every held-out window IN that arena (it must suffice for all).
-    probe = TFLMRunner(model, max(64 << 10, 16 * len(model)))
-    in_scale, in_zp, in_shape = input_qparams(ed.manifest, probe.input_details())
-    q = quantize(nct_to_model(w.x, in_shape), in_scale, in_zp)
-    arena = find_min_arena(model, q[:1])
-    log(f"TFLM arena: {arena.arena_bytes} bytes (allocation total {arena.allocation_total_bytes}, {arena.trials} trials)")
-    tflm = TFLMRunner(model, arena.arena_bytes)
-    specs = output_specs(ed.manifest, [tflm.output_details(i) for i in range(tflm.n_outputs)])
-    tflm_out = tflm.run(q)
-    decoded = decode(specs, tflm_out)
-    metrics = task_metrics(decoded, w)
-    metrics["n_windows"] = len(w)
-
-    ref_out = LiteRTRunner(ed.file(TFLITE), reference=True).run(q)
-    max_lsb = max(int(np.max(np.abs(a.astype(np.int16) - b.astype(np.int16)))) for a, b in zip(tflm_out, ref_out))
-    differ = np.zeros(len(q), bool)
-    for a, b in zip(tflm_out, ref_out):
-        differ |= (a.reshape(len(q), -1) != b.reshape(len(q), -1)).any(axis=1)
-    log(f"TFLM vs LiteRT reference kernels: max {max_lsb} LSB, {int(differ.sum())} of {len(w)} windows differ")
-
-    latency = _host_latency(ed, q[:1], w.x[:1], tflm, cfg)
+    w = _heldout(ed, cfg)
+    run = _run_tflm(ed, model, w, log)
+    arena, q, decoded, specs, metrics = run.arena, run.q, run.decoded, run.specs, run.metrics
+    max_lsb, differ = _vs_litert_reference(ed, q, run.outputs, log)
+    latency = _host_latency(ed, q[:1], w.x[:1], run.tflm, cfg)
     flash = flash_estimate(len(model), graph.ops)
     ram_bytes = arena.arena_bytes + TFLM_RAM_OVERHEAD
     macs_manifest = int(ed.manifest.get("model", {}).get("macs") or 0)
@@ -184,6 +157,60 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
     atomic_write_text(out / "verify.md", render_markdown(result))
     result["out_dir"] = str(out)
     return result
+
+
+def _heldout(ed: ExportDir, cfg: VerifyConfig):
+    """The export's held-out windows (first cfg.max_windows), refused when empty or not finite."""
+    w = load_windows(ed.file(HELDOUT))
+    if cfg.max_windows is not None:
+        w = w.subset(np.arange(min(cfg.max_windows, len(w))))
+    if len(w) == 0:
+        raise EdgePPGError(f"{ed.file(HELDOUT)} holds no windows; re-run `edgeppg export` with a non-empty test split")
+    if not np.isfinite(w.x).all():
+        raise EdgePPGError(f"{ed.file(HELDOUT)} holds NaN/Inf samples in {int((~np.isfinite(w.x)).any(axis=(1, 2)).sum())} "
+                           f"windows; held-out windows must be finite ({_REEXPORT})")
+    if not ed.manifest.get("outputs"):
+        raise EdgePPGError(f"{ed.file('manifest.json')} lists no outputs, so nothing can be decoded; {_REEXPORT}")
+    return w
+
+
+@dataclass
+class _TflmRun:
+    q: np.ndarray  # the int8 model inputs
+    arena: Any  # find_min_arena's result
+    tflm: TFLMRunner
+    specs: list
+    outputs: list[np.ndarray]
+    decoded: dict
+    metrics: dict
+
+
+def _run_tflm(ed: ExportDir, model: bytes, w, log: Callable[[str], None]) -> _TflmRun:
+    """Smallest arena first, then every held-out window run IN that arena (it must suffice for all)."""
+    probe = TFLMRunner(model, max(64 << 10, 16 * len(model)))
+    in_scale, in_zp, in_shape = input_qparams(ed.manifest, probe.input_details())
+    q = quantize(nct_to_model(w.x, in_shape), in_scale, in_zp)
+    arena = find_min_arena(model, q[:1])
+    log(f"TFLM arena: {arena.arena_bytes} bytes (allocation total {arena.allocation_total_bytes}, {arena.trials} trials)")
+    tflm = TFLMRunner(model, arena.arena_bytes)
+    specs = output_specs(ed.manifest, [tflm.output_details(i) for i in range(tflm.n_outputs)])
+    outputs = tflm.run(q)
+    decoded = decode(specs, outputs)
+    metrics = task_metrics(decoded, w)
+    metrics["n_windows"] = len(w)
+    return _TflmRun(q, arena, tflm, specs, outputs, decoded, metrics)
+
+
+def _vs_litert_reference(ed: ExportDir, q: np.ndarray, tflm_out: list[np.ndarray],
+                         log: Callable[[str], None]) -> tuple[int, np.ndarray]:
+    """Max LSB difference between TFLM and LiteRT's reference kernels, and which windows differ at all."""
+    ref_out = LiteRTRunner(ed.file(TFLITE), reference=True).run(q)
+    max_lsb = max(int(np.max(np.abs(a.astype(np.int16) - b.astype(np.int16)))) for a, b in zip(tflm_out, ref_out))
+    differ = np.zeros(len(q), bool)
+    for a, b in zip(tflm_out, ref_out):
+        differ |= (a.reshape(len(q), -1) != b.reshape(len(q), -1)).any(axis=1)
+    log(f"TFLM vs LiteRT reference kernels: max {max_lsb} LSB, {int(differ.sum())} of {len(q)} windows differ")
+    return max_lsb, differ
 
 
 def _host_latency(ed: ExportDir, q1: np.ndarray, x1: np.ndarray, tflm: TFLMRunner, cfg: VerifyConfig) -> dict:
