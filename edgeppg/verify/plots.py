@@ -76,14 +76,19 @@ def confusion_matrix(cm: np.ndarray, labels: list[str], path: Path, f1: float) -
     return _save(fig, path)
 
 
-def size_ticks(kib: list[float], min_ratio: float = 1.5) -> list[float]:
-    """Model sizes to label on a log axis, dropping any within min_ratio of a kept one: student fp32 (16.7 KiB) and
-    int8 (14.5 KiB) sit ~0.06 decades apart and their tick labels overlapped; each point carries its size instead."""
-    kept: list[float] = []
-    for v in sorted(set(kib)):
-        if not kept or v / kept[-1] >= min_ratio:
-            kept.append(v)
-    return kept
+def _label_ticks_without_overlap(fig, ax, ticks: list[float]) -> None:
+    """Label each model's size on the log axis, skipping any label that would overlap the one before it (student
+    fp32 and int8 sit close: 14.5/16.7 KiB or 26.3/45.8 KiB beside a 1 MiB teacher); the legend carries every size."""
+    ax.set_xticks(ticks, [f"{t:.1f}" for t in ticks])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    keep, last = [], None
+    for t, label in zip(ticks, ax.get_xticklabels()):
+        box = label.get_window_extent(renderer)
+        if last is None or box.x0 > last.x1 + 4:
+            keep.append(t)
+            last = box
+    ax.set_xticks(keep, [f"{t:.1f}" for t in keep])
 
 
 def size_accuracy_figure(points: list[dict[str, Any]]):
@@ -102,8 +107,6 @@ def size_accuracy_figure(points: list[dict[str, Any]]):
             kib = p["bytes"] / 1024
             ax.scatter([kib], [v], s=60, color=colors[i % len(colors)], label=f"{p['label']} ({kib:.1f} KiB)")
         ax.set_xscale("log")
-        ticks = size_ticks([p["bytes"] / 1024 for p in points])  # log ticks may all fall outside the range
-        ax.set_xticks(ticks, [f"{t:.1f}" for t in ticks])
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
         ax.margins(x=0.3, y=0.3)
@@ -111,6 +114,8 @@ def size_accuracy_figure(points: list[dict[str, Any]]):
         ax.set_ylabel(ylab)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="best")
+    for ax in axes:  # log ticks may all fall outside the range: label the models' own sizes
+        _label_ticks_without_overlap(fig, ax, sorted({p["bytes"] / 1024 for p in points}))
     fig.suptitle("size vs accuracy on the held-out windows (teacher / student fp32: 4 B per parameter; int8: .tflite bytes)",
                  fontsize=9)
     return fig
