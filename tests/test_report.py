@@ -161,3 +161,13 @@ def test_fp32_figures_say_when_test_sets_differ(same):
     note = heldout_note(RunResults(None, None, d, e, None, {}, None, None))
     assert ("same" in note) == same and ("differ" in note) != same
 
+
+
+def test_small_and_budget_figures_keep_their_digits():
+    from edgeppg.pipeline.summary import _check_body, num
+
+    assert num(5.96e-08) == "5.96e-08" and num(0.0) == "0.000" and num(0.4693) == "0.469" and num(None) == "n/a (not measured)"
+    res = CheckResult(True, (Row("targets.nrf52840.max_latency_ms", 20.0, 3.614, None, True, "ms", "estimate, k"),
+                             Row("degradation.max_f1_drop", 0.005, 0.0012, None, True, "")), "b.toml", "/e", "/v", True)
+    body = _check_body(res)
+    assert "| 20 ms | 3.614 ms |" in body and "| 0.005 | 0.0012 |" in body
