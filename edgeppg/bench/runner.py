@@ -122,6 +122,23 @@ def quality_gate_spec(manifest: dict) -> tuple[int, int] | None:
     return None
 
 
+def _differing(outs: list, ref: list) -> list[int]:
+    """Indices of output tensors that differ from the reference; a missing or extra output counts as differing."""
+    n = max(len(outs), len(ref))
+    return [j for j in range(n) if j >= len(outs) or j >= len(ref) or not np.array_equal(outs[j], ref[j])]
+
+
+def _host_opt_mismatches(model_dir: Path, build_dir: Path, x: np.ndarray, golden: list, timeout: float) -> int:
+    """Host runs the portable kernels in the main loop; this checks the DSP path too, its intrinsics emulated in C."""
+    exe = build(model_dir, "host", build_dir, opt=True)
+    bad = 0
+    with Harness(harness_argv("host", exe), timeout=timeout) as h:
+        for w, ref in zip(x, golden):
+            h.load(w)
+            bad += bool(_differing(h.infer(1, 0)[1], ref))
+    return bad
+
+
 def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.PathLike, windows: int = 100,
               seed: int = 0, optimized: bool = True, timeout: float = 120.0) -> dict:
     """Generate + build + run + compare against TFLM; writes and returns out_dir/bench.json."""
@@ -142,7 +159,7 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         raise EdgePPGError(f"manifest output 'rhythm' has index {gate[0]} but the model has {len(gen.output_bytes)} "
                            "outputs; re-run `edgeppg export`")
     exe = build(out_dir / "build" / "model", target, out_dir / "build" / target,
-                opt=optimized if target != "host" else None)
+                opt=optimized if target != "host" else False)  # host: portable here, DSP path below
     x, win_info = load_windows(export_dir, manifest, tflite, windows, seed)
     if len(x) == 0:
         raise EdgePPGError("no input windows to run")
@@ -159,7 +176,7 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         for i, (w, ref) in enumerate(zip(x, golden)):
             h.load(w)
             _, outs = h.infer(1, 0)
-            bad = [j for j, (a, b) in enumerate(zip(outs, ref)) if not np.array_equal(a, b)]
+            bad = _differing(outs, ref)
             if gate is not None:
                 py_valid = int(np.argmax(ref[gate[0]])) != gate[1]  # the Python gate on TFLM's own outputs
                 hr_invalid += not py_valid
@@ -167,9 +184,16 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
             if bad:
                 mismatches += 1
                 if first_bad is None:
-                    first_bad = {"window": i, "output": bad[0], "firmware": outs[bad[0]].tolist(),
-                                 "tflm": ref[bad[0]].tolist()}
+                    first_bad = {"window": i, "output": bad[0],
+                                 "firmware": outs[bad[0]].tolist() if bad[0] < len(outs) else "missing",
+                                 "tflm": ref[bad[0]].tolist() if bad[0] < len(ref) else "missing"}
         stack = h.profile().get("stack", {})
+    host_paths = None
+    if target == "host":
+        host_paths = {"portable": mismatches,
+                      "opt-emulated": _host_opt_mismatches(out_dir / "build" / "model", out_dir / "build" / "host-opt",
+                                                           x, golden, timeout)}
+        mismatches = max(host_paths.values())
 
     stack_used = int(stack.get("used") or 0) or None
     mem = memory_report(exe, target, stack_used) if target != "host" else None
@@ -201,6 +225,7 @@ def run_bench(export_dir: str | os.PathLike, target: str, out_dir: str | os.Path
         "port": prof.get("profile", {}),
         "windows": win_info,
         "mismatched_windows": mismatches,
+        **({"host_paths_checked": host_paths} if host_paths is not None else {}),
         "quality_gate": None if gate is None else {
             "rhythm_output": gate[0], "noise_class": gate[1], "hr_invalid_windows": hr_invalid,
             "agrees_with_python": gate_disagree == 0,

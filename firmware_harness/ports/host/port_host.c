@@ -10,8 +10,13 @@ const char port_name[] = "host";
 const char port_timer_unit[] = "ns";
 const uint32_t port_timer_hz = 1000000000u;
 
+/* EPPG_HOST_FAKE_TICK=N (tests): every timestamp read advances by exactly N, so sums past 2^32 are testable */
+static uint32_t fake_tick, fake_now;
+
 void port_init(void)
 {
+    const char *f = getenv("EPPG_HOST_FAKE_TICK");
+    fake_tick = f ? (uint32_t)strtoul(f, NULL, 10) : 0;
     setvbuf(stdout, NULL, _IOFBF, 1 << 14); /* flushed at each prompt in port_getchar */
 }
 
@@ -26,6 +31,7 @@ void port_putchar(int c) { putchar(c); }
 
 uint32_t port_timestamp(void)
 {
+    if (fake_tick) return fake_now += fake_tick;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint32_t)((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
