@@ -27,6 +27,7 @@ class ExportData:
     heldout: Windows  # preprocessed TEST-split windows every backend is scored on (shipped as heldout.npz)
     train: Windows  # the whole preprocessed TRAIN split (QAT fine-tune inputs)
     source: dict[str, Any] = field(default_factory=dict)  # where the windows came from (recorded in the manifest)
+    origin: str = ""  # for the log only (a path would make the manifest machine-dependent)
 
 
 def ids_sha256(w: Windows) -> str:
@@ -182,7 +183,8 @@ def load_export_windows(ckpt_path: str | Path, meta: dict, cfg: ExportConfig) ->
         raise EdgePPGError(f"{path} has schema {header.get('schema')!r}, expected {WINDOWS_SCHEMA!r}; {fix}")
     calib, heldout = sets
     # only QAT reads `train`, and it is refused above; the calibration set stands in for it
-    return ExportData(calib=calib, heldout=heldout, train=calib, source=dict(header["source"]))
+    return ExportData(calib=calib, heldout=heldout, train=calib, source=dict(header["source"]),
+                      origin=f"shipped with the model: {path.name}")
 
 
 def export_data(data: Any, meta: dict, spec: StudentSpec, cfg: ExportConfig,

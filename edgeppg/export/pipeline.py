@@ -343,7 +343,8 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     np.random.seed(seed)
     data = export_data(data, ckpt.meta, spec, cfg, ckpt_path=ckpt_path)
     secs = {"data": time.perf_counter() - t0}
-    say(f"data: {len(data.calib)} calibration (train) / {len(data.heldout)} held-out (test) windows")
+    say(f"data: {len(data.calib)} calibration (train) / {len(data.heldout)} held-out (test) windows"
+        + (f" ({data.origin})" if data.origin else ""))
 
     t = time.perf_counter()
     b = build(arch.fold(model), data, cfg, seed, arch)
