@@ -143,3 +143,17 @@ def test_output_files_are_checked_before_reading_anything(tmp_path, capsys, args
     assert main(args) == 2
     line = _one_line_error(capsys)
     assert ("not writable" in line or "is a folder" in line) and "missing" not in line
+
+
+def test_import_reads_the_rate_from_iso_date_times(tmp_path, capsys):
+    """heartpy's data3.csv layout: `datetime,hr` with ISO stamps (repeats included: the logger buffers)."""
+    t0 = np.datetime64("2016-11-24T13:58:58.000", "ms")
+    stamps = t0 + (np.arange(25 * 40) * 40).astype("timedelta64[ms]")
+    stamps[5] = stamps[4]  # a buffered repeat
+    rec = tmp_path / "d.csv"
+    rec.write_text("datetime,hr\n" + "\n".join(f"{str(s).replace('T', ' ')},{500 + 20 * np.sin(i / 4):.1f}"
+                                               for i, s in enumerate(stamps)) + "\n")
+    assert main(["data", "import", str(rec), "--out", str(tmp_path / "a")]) == 0
+    assert "recorded rate: 25 Hz, from time column 'datetime'" in capsys.readouterr().out
+    assert main(["data", "import", str(rec), "--fs", "64", "--out", str(tmp_path / "b")]) == 2
+    assert "contradicts" in _one_line_error(capsys)

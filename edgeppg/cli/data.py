@@ -44,7 +44,8 @@ def synth(n, seed, out, window_s, fs_ecg, fs_ppg, records, workers):
 @click.option("--format", "fmt", default=None, help="csv | dalia | npz | wfdb (default: from the extension)")
 @click.option("--fs", "fs_hz", type=float, default=None, callback=finite_range(float("-inf"), float("inf")),
               help="the rate the file WAS recorded at, in Hz: needed for CSV/NPZ that do not state it; a CSV time "
-                   "column (seconds, or ms like heartpy's 'timer') or an NPZ fs_hz states it, and --fs must agree")
+                   "column (seconds, ms like heartpy's 'timer', or ISO date-times) or an NPZ fs_hz states it, and --fs "
+                   "must agree")
 @click.option("--column", default=None, help="CSV column / NPZ array / WFDB channel (name or index)")
 @click.option("--modality", type=click.Choice(["ppg", "ecg"]), default=None)
 @click.option("--window-s", type=float, default=8.0, show_default=True, callback=finite_range(0, 3600))
@@ -60,7 +61,8 @@ def import_(path, fmt, fs_hz, column, modality, window_s, hop_s, resample_hz, ou
     --fs says what the recording IS (its sampling rate); --resample says what to turn it INTO.
     A wrong --fs stretches every heart rate, so when the file carries its own rate (a time column, an NPZ
     fs_hz) a contradicting --fs is refused. `edgeppg predict MODEL REC` reads the recording itself and
-    preprocesses as the model's manifest says; windows.npz is for `edgeppg data show`, eval and training code.
+    preprocesses as the model's manifest says; windows.npz is for `edgeppg data show` and your own code
+    (edgeppg.data.windows.load_windows); training takes a corpus from `edgeppg data synth` instead.
     """
     from edgeppg.data.readers import import_recording
 

@@ -335,6 +335,7 @@ def _stitch_kid_ppg(data: dict, path: Path) -> tuple[np.ndarray, np.ndarray, flo
 
 _TIME_NAMES = ("time", "t", "timestamp", "time_s", "seconds", "sec", "elapsed", "elapsed_s")
 _TIME_MS_NAMES = ("timer", "time_ms", "timestamp_ms", "ms", "millis", "milliseconds", "elapsed_ms")  # heartpy: timer
+_DATETIME_NAMES = ("datetime", "date_time", "timestamp", "time")  # ISO date-time text (heartpy: datetime)
 FS_TOLERANCE = 0.02  # a stated --fs this far from the recording's own timestamps is a mistake, not clock drift
 
 
@@ -369,10 +370,10 @@ def reconcile_fs(given: float | None, found: tuple[float, str] | None, path: Pat
     return fs, f"{fs:g} Hz, from {how}"
 
 
-def _column(names: list[str], column: int | str | None, path: Path) -> int:
+def _column(names: list[str], column: int | str | None, path: Path, times: set[int] = frozenset()) -> int:
     if column is not None:
         return _pick_channel(names, column, None)
-    data_cols = [k for k, s in enumerate(names) if s.lower() not in _TIME_NAMES + _TIME_MS_NAMES]
+    data_cols = [k for k, s in enumerate(names) if s.lower() not in _TIME_NAMES + _TIME_MS_NAMES and k not in times]
     if len(data_cols) != 1:
         raise EdgePPGError(f"{path} has {len(data_cols)} signal columns ({', '.join(names[k] for k in data_cols)}); "
                            "choose one with --column")
@@ -420,14 +421,25 @@ def load_csv(path: str | Path, fs_hz: float | None = None, column: int | str | N
     body = rows[1:] if header else rows
     ncol = len(body[0]) if body else 0
     names = header or [str(k) for k in range(ncol)]
+    stamps = {}  # a date-time column (heartpy's `datetime`): parsed to seconds, so it can give the rate
+    if header and body:
+        for j, name in enumerate(names):
+            if name.lower() in _DATETIME_NAMES and j < len(body[0]) and not numeric([body[0][j]]):
+                try:
+                    us = np.array([r[j].strip() for r in body], dtype="datetime64[us]").astype(np.int64)
+                except (ValueError, IndexError):
+                    raise EdgePPGError(f"{path}: column {name!r} holds neither numbers nor ISO date-times "
+                                       "(e.g. 2016-11-24 13:58:58.081); fix it or drop the column") from None
+                stamps[j] = (us - us[0]) / 1e6
     try:
-        arr = np.array([[float(c) if c.strip() else np.nan for c in r] for r in body], np.float64)
+        arr = np.array([[stamps[j][i] if j in stamps else float(c) if c.strip() else np.nan
+                         for j, c in enumerate(r)] for i, r in enumerate(body)], np.float64)
     except ValueError as exc:
         raise EdgePPGError(f"{path} has a non-numeric value ({exc}); keep only numbers below the header") from None
     if arr.ndim != 2 or arr.shape[0] == 0:
         raise EdgePPGError(f"{path} has rows of different lengths or no data rows; fix the CSV")
-    k = _column(names, column, path)
-    tcols = [j for j, s in enumerate(names) if s.lower() in _TIME_NAMES + _TIME_MS_NAMES and j != k]
+    k = _column(names, column, path, set(stamps))
+    tcols = [j for j, s in enumerate(names) if (s.lower() in _TIME_NAMES + _TIME_MS_NAMES or j in stamps) and j != k]
     found = None
     if tcols:
         j = tcols[0]
