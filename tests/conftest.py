@@ -36,7 +36,7 @@ def toy_export_cached(request):
 
 @pytest.fixture(scope="session")
 def real_export_cached(request):
-    """A random student through the real exporter (tests/fixtures/real_export.py); copy it before changing anything."""
-    from tests.fixtures.real_export import cached_real_export
+    """A random s2k student through the real exporter (tests/fixtures/toy.py); copy it before changing anything."""
+    from tests.fixtures.toy import cached_toy_export
 
-    return cached_real_export(request.config.cache.mkdir("edgeppg-verify-real"))
+    return cached_toy_export(request.config.cache.mkdir("edgeppg-verify-real"), preset="s2k")
