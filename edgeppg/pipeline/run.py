@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edgeppg.config import PipelineConfig, to_dict
 from edgeppg.errors import EdgePPGError

@@ -8,7 +8,6 @@ Every number here that is not measured is an ESTIMATE, named as such in verify.j
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
