@@ -49,7 +49,8 @@ def test_export_writes_everything_and_is_deterministic(setup):
     root, ckpt, data = setup
     res = export_student(ckpt, root / "a", CFG, data=data)
     out = root / "a"
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES + (".edgeppg",))  # + the ownership marker
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES + (".edgeppg", "firmware"))  # + marker, C library
+    assert (out / "firmware" / "src" / "edgeppg.h").is_file() and (out / "firmware" / "MANIFEST.json").is_file()
     man = json.loads((out / "manifest.json").read_text())
     par = json.loads((out / "parity.json").read_text())
     assert man["schema"] == "edgeppg.manifest/1" and man["allow_degradation"] is True
@@ -83,6 +84,7 @@ def test_export_writes_everything_and_is_deterministic(setup):
     export_student(ckpt, root / "b", CFG, data=data)  # same checkpoint again -> same bytes
     for f in FILES:
         assert (root / "a" / f).read_bytes() == (root / "b" / f).read_bytes(), f
+    assert (root / "a" / "firmware" / "MANIFEST.json").read_bytes() == (root / "b" / "firmware" / "MANIFEST.json").read_bytes()
 
 
 def test_tolerance_failure_writes_nothing(setup):

@@ -264,7 +264,7 @@ def _recover(out: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-_OWN_EXTRA = {".edgeppg", "verify", "bench.json"}  # what edgeppg itself puts beside the FILES of an export
+_OWN_EXTRA = {".edgeppg", "verify", "bench.json", "firmware"}  # what edgeppg itself puts beside the FILES of an export
 
 
 def _is_legacy_export(out: Path) -> bool:
@@ -382,6 +382,9 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         manifest = _write(staging, name, b, data, parity, ckpt, cfg, quantization, soft)
+        from edgeppg.firmware.library import write_for_export
+
+        write_for_export(staging, say)  # firmware/: the drop-in C library (its own MANIFEST.json; manifest unchanged)
         from edgeppg.outdir import write_marker
 
         write_marker(staging, "export")  # the next export may replace this folder; nothing else of the user's

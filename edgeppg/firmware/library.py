@@ -25,6 +25,10 @@ COPIED = {"src/eppg_kernels.c": "model/eppg_kernels.c", "src/eppg_kernels.h": "m
           "src/eppg_preprocess.c": "preprocess/eppg_preprocess.c",
           "src/eppg_preprocess.h": "preprocess/eppg_preprocess.h", "src/edgeppg.c": "lib/edgeppg.c"}
 EXAMPLE = "lib/example"  # bare-metal example sources (main, start-up, linker scripts, Makefile)
+# Build systems that cannot set -ffp-contract=off for one library (Arduino) would let the float MEAN rescale and
+# the preprocessing fuse into FMA, which breaks bit-exactness with TFLM / Python; the sources say it themselves.
+FP_CONTRACT_OFF = ("#if defined(__clang__)\n#pragma clang fp contract(off)\n#elif defined(__GNUC__)\n"
+                   "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n")
 DEFAULT_HOP_S = 2.0  # `edgeppg predict`'s default hop
 VERSION = "1.0.0"
 
@@ -194,7 +198,7 @@ def write_library(export_dir: str | os.PathLike, out_dir: str | os.PathLike | No
                              "src/edgeppg.h": header(manifest, gen, int(round(DEFAULT_HOP_S * pre.fs_hz))),
                              "src/eppg_consts.c": consts_c(manifest)}
     for dst, src in COPIED.items():
-        files[dst] = (HARNESS / src).read_text()
+        files[dst] = (FP_CONTRACT_OFF if dst.endswith(".c") else "") + (HARNESS / src).read_text()
     held = export_dir / "heldout.npz"
     from edgeppg.io import load_npz
 
@@ -215,3 +219,42 @@ def write_library(export_dir: str | os.PathLike, out_dir: str | os.PathLike | No
                "files": {rel: sha256_file(out / rel) for rel in sorted(files)}}
     atomic_write_text(out / "MANIFEST.json", json.dumps(listing, indent=1, sort_keys=True) + "\n")
     return listing
+
+
+def write_for_export(folder: str | os.PathLike, log=None) -> dict | None:
+    """The export's hook: firmware/ beside the artifacts, or one log line (and no folder) when the model is one
+    the C library cannot run (an unsupported op, a non-affine decode); the export itself never fails here."""
+    try:
+        return write_library(folder)
+    except EdgePPGError as exc:
+        import shutil
+
+        shutil.rmtree(Path(folder) / "firmware", ignore_errors=True)
+        if log is not None:
+            log(f"firmware/: not written ({exc})")
+        return None
+
+
+BOARDS = ("nrf52840", "nrf5340", "m0plus", "qemu-m0", "qemu-m4", "qemu-m33")
+
+
+def build_example(firmware_dir: str | os.PathLike, board: str, build_dir: str | os.PathLike,
+                  console: bool = False, opt: int | None = None, timeout: float = 300) -> Path:
+    """make the bare-metal example for a board (arm-none-eabi-gcc) -> the .elf; .hex and .bin beside it."""
+    import subprocess
+
+    from edgeppg.bench.build import require_tools
+
+    if board not in BOARDS:
+        raise EdgePPGError(f"unknown board {board!r}; valid: {', '.join(BOARDS)}")
+    require_tools("make", "arm-none-eabi-gcc")
+    build_dir = Path(build_dir).resolve()
+    cmd = ["make", "-s", "-C", str(Path(firmware_dir).resolve() / "examples" / "baremetal"), f"BOARD={board}",
+           f"BUILD={build_dir}", f"CONSOLE={int(console)}"] + ([f"OPT={opt}"] if opt is not None else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    (build_dir / "build.log").write_text(" ".join(cmd) + "\n" + proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise EdgePPGError(f"example build for {board} failed (see {build_dir / 'build.log'}):\n{tail}")
+    return build_dir / "edgeppg_example.elf"

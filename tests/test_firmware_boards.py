@@ -1,0 +1,85 @@
+"""The export's firmware/ example built for real boards with arm-none-eabi-gcc (issue 16): the nRF52840 .elf/.hex
+with flash and RAM read from the ELF (`edgeppg.firmware.elfsize`), and the same library run under QEMU on a
+Cortex-M4 (DSP and portable kernels), a Cortex-M33 and an ARMv6-M core (the M0+ build on QEMU's Cortex-M0
+`microbit`): each prints exactly what the host build prints (the host build is checked against TFLM and
+predict in tests/test_firmware_library.py). Skips with a reason where the toolchain is missing (CI installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+HAVE_ARM = shutil.which("arm-none-eabi-gcc") is not None and shutil.which("make") is not None
+HAVE_QEMU = HAVE_ARM and shutil.which("qemu-system-arm") is not None
+needs_arm = pytest.mark.skipif(not HAVE_ARM, reason="arm-none-eabi-gcc missing: apt-get install gcc-arm-none-eabi "
+                                                    "libnewlib-arm-none-eabi binutils-arm-none-eabi (make toolchain)")
+needs_qemu = pytest.mark.skipif(not HAVE_QEMU, reason="qemu-system-arm/arm-none-eabi-gcc missing: "
+                                                      "apt-get install qemu-system-arm gcc-arm-none-eabi")
+pytestmark = pytest.mark.toolchain
+QEMU = {"qemu-m4": "mps2-an386", "qemu-m33": "mps2-an505", "qemu-m0": "microbit"}
+
+
+@pytest.fixture(scope="module")
+def firmware(real_export_cached, tmp_path_factory):
+    d = tmp_path_factory.mktemp("fw") / "export"
+    shutil.copytree(real_export_cached, d)
+    assert (d / "firmware" / "src" / "edgeppg.h").is_file()  # written by `edgeppg export` itself
+    return d / "firmware"
+
+
+@needs_arm
+def test_nrf52840_hex_and_memory_from_the_elf(firmware, tmp_path):
+    from edgeppg.firmware.elfsize import elf_memory, size_a
+    from edgeppg.firmware.library import build_example
+
+    elf = build_example(firmware, "nrf52840", tmp_path)
+    hexf = elf.with_suffix(".hex")
+    lines = hexf.read_text().split()
+    assert lines[0].startswith(":") and lines[-1] == ":00000001FF"
+    assert "warning:" not in (tmp_path / "build.log").read_text()
+    mem = elf_memory(elf)
+    s = size_a(elf)
+    assert mem["flash_bytes"] == s[".text"] + s[".rodata"] + s.get(".data", 0) + s.get(".ARM.exidx", 0)
+    assert mem["ram_bytes"] == s.get(".data", 0) + s[".bss"] + s[".stack"]
+    assert 0 < mem["flash_bytes"] < mem["flash_budget_bytes"] // 4
+    assert 0 < mem["ram_bytes"] < mem["ram_budget_bytes"] // 4
+    # the .hex holds exactly the flash image: its data records add up to the ELF's flash bytes
+    data = sum(int(l[1:3], 16) for l in lines if l[7:9] == "00")
+    assert data == mem["flash_bytes"]
+
+
+@needs_arm
+def test_m0plus_links_with_the_portable_kernels_only(firmware, tmp_path):
+    from edgeppg.firmware.elfsize import elf_memory
+    from edgeppg.firmware.library import build_example
+
+    elf = build_example(firmware, "m0plus", tmp_path)
+    dis = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True, check=True).stdout
+    assert "smlad" not in dis and "sxtb16" not in dis  # no DSP extension on ARMv6-M
+    mem = elf_memory(elf, {"flash": (0, 256 << 10), "ram": (0x20000000, 32 << 10)})
+    assert mem["ram_bytes"] <= 32 << 10
+
+
+def _host_output(firmware) -> str:
+    ex = firmware / "examples" / "baremetal"
+    subprocess.run(["make", "-s", "-C", str(ex), "host"], check=True, capture_output=True)
+    return subprocess.run([str(ex / "build" / "host" / "edgeppg_example")], capture_output=True, text=True,
+                          check=True).stdout
+
+
+@needs_qemu
+@pytest.mark.parametrize("board,opt", [("qemu-m4", None), ("qemu-m4", 0), ("qemu-m33", None), ("qemu-m0", None)])
+def test_qemu_runs_print_what_the_host_build_prints(firmware, tmp_path, board, opt):
+    from edgeppg.firmware.library import build_example
+
+    elf = build_example(firmware, board, tmp_path, console=True, opt=opt)
+    run = subprocess.run(["qemu-system-arm", "-M", QEMU[board], "-display", "none", "-monitor", "none", "-serial",
+                          "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    want = _host_output(firmware)
+    assert want.count("push window=") == 5 and want.endswith("done\n")
+    assert run.stderr == want  # QEMU writes semihosting console output (SYS_WRITEC) to its stderr
