@@ -26,7 +26,9 @@ QEMU = {"qemu-m4": "mps2-an386", "qemu-m33": "mps2-an505", "qemu-m0": "microbit"
 def firmware(real_export_cached, tmp_path_factory):
     d = tmp_path_factory.mktemp("fw") / "export"
     shutil.copytree(real_export_cached, d)
-    assert (d / "firmware" / "src" / "edgeppg.h").is_file()  # written by `edgeppg export` itself
+    from edgeppg.firmware.library import write_library
+
+    write_library(d)  # what `edgeppg export` writes (tests/test_export_e2e.py), from this checkout's library.py
     return d / "firmware"
 
 
@@ -83,3 +85,19 @@ def test_qemu_runs_print_what_the_host_build_prints(firmware, tmp_path, board, o
     want = _host_output(firmware)
     assert want.count("push window=") == 5 and want.endswith("done\n")
     assert run.stderr == want  # QEMU writes semihosting console output (SYS_WRITEC) to its stderr
+
+
+@needs_arm
+def test_verify_measures_flash_and_ram_from_the_nrf52840_elf(firmware, tmp_path):
+    from edgeppg.firmware.elfsize import elf_memory
+    from edgeppg.firmware.library import measure_firmware_image
+    from edgeppg.verify.report import _image_rows
+
+    img = measure_firmware_image(firmware.parent, tmp_path / "img")
+    assert img["measured"] is True and img["board"] == "nrf52840"
+    assert img["flash_bytes"] == elf_memory(img["elf"])["flash_bytes"] > 0
+    assert "measured" in _image_rows(img)[0][0] and f"{img['flash_bytes']:,} B" in _image_rows(img)[0][1]
+    shutil.copytree(firmware.parent, tmp_path / "copy")
+    (tmp_path / "copy" / "firmware" / "src" / "edgeppg.c").write_text("/* edited */\n")  # not what was shipped
+    bad = measure_firmware_image(tmp_path / "copy", tmp_path / "bad")
+    assert bad["measured"] is False and "src/edgeppg.c" in bad["reason"]

@@ -178,6 +178,22 @@ def demo_c(window: np.ndarray) -> str:
             "#include \"edgeppg.h\"\n\nconst float eppg_demo_window[EPPG_WINDOW_SAMPLES] = {\n    " + body + "\n};\n")
 
 
+def tflm_files(manifest: dict) -> dict[str, str]:
+    """firmware/tflm/: the TFLM example with this export's model_data.h symbol and TFLM arena filled in."""
+    from edgeppg.export.c_array import c_identifier
+
+    ident = c_identifier((manifest.get("model") or {}).get("name") or "model")
+    arena = int((manifest.get("runtime") or {}).get("tflm_arena_bytes") or 32 * 1024)
+    src = HARNESS / "tflm_example"
+    h = (src / "eppg_tflm_model.h").read_text().replace(
+        '#include "model_data.h"\n',
+        f'#ifndef EPPG_MODEL\n#define EPPG_MODEL {ident} /* model_data.h: {ident}_tflite[] */\n#endif\n'
+        f'#ifndef EPPG_TFLM_ARENA_BYTES\n#define EPPG_TFLM_ARENA_BYTES {arena}u /* manifest runtime.tflm_arena_bytes */\n'
+        '#endif\n#include "model_data.h"\n', 1)
+    return {"tflm/eppg_tflm_model.h": h, "tflm/main.cc": (src / "main.cc").read_text(),
+            "tflm/README.md": (src / "README.md").read_text()}
+
+
 def write_library(export_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None) -> dict:
     """Write the C library for a (checked) export folder into out_dir (default export_dir/firmware)."""
     from edgeppg.bench.runner import checked_export, quality_gate_spec
@@ -192,6 +208,8 @@ def write_library(export_dir: str | os.PathLike, out_dir: str | os.PathLike | No
     from edgeppg.preprocess import from_input_spec
 
     pre = from_input_spec(manifest.get("input"))
+    if int((manifest.get("input") or {}).get("channels", 1)) != 1:
+        raise EdgePPGError("the C library handles single-channel models only")
     if gen.input_bytes != pre.samples * int((manifest.get("input") or {}).get("channels", 1)):
         raise EdgePPGError(f"model input is {gen.input_bytes} bytes but the preprocessing makes {pre.samples} samples")
     files: dict[str, str] = {"src/model_gen.c": gen.c, "src/model_gen.h": gen.h,
@@ -210,6 +228,7 @@ def write_library(export_dir: str | os.PathLike, out_dir: str | os.PathLike | No
     for p in sorted((HARNESS / "lib" / "integration").rglob("*")):
         if p.is_file():
             files[str(p.relative_to(HARNESS / "lib" / "integration"))] = p.read_text().replace("@VERSION@", VERSION)
+    files.update(tflm_files(manifest))
     for rel, text in files.items():
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / rel, text)
@@ -258,3 +277,33 @@ def build_example(firmware_dir: str | os.PathLike, board: str, build_dir: str | 
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
         raise EdgePPGError(f"example build for {board} failed (see {build_dir / 'build.log'}):\n{tail}")
     return build_dir / "edgeppg_example.elf"
+
+
+def measure_firmware_image(export_dir: str | os.PathLike, build_dir: str | os.PathLike, board: str = "nrf52840") -> dict:
+    """Flash and RAM of the export's C library as linked for a board, read from the ELF (`elfsize.elf_memory`).
+
+    The firmware/ files must match firmware/MANIFEST.json; a missing folder or toolchain gives
+    {"measured": False, "reason": ...} (the TFLM estimate then stays the only figure)."""
+    import shutil
+
+    from edgeppg.firmware.elfsize import NRF52840, elf_memory
+
+    fw = Path(export_dir) / "firmware"
+    listing = fw / "MANIFEST.json"
+    if not listing.is_file():
+        return {"measured": False, "reason": "the export has no firmware/ (re-run `edgeppg export`)"}
+    try:
+        files = json.loads(listing.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"measured": False, "reason": "firmware/MANIFEST.json is unreadable"}
+    changed = [rel for rel, h in files.items() if not (fw / rel).is_file() or sha256_file(fw / rel) != h]
+    if changed:
+        return {"measured": False, "reason": f"firmware/ differs from its MANIFEST.json ({changed[0]})"}
+    if shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None:
+        return {"measured": False, "reason": "arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi "
+                                             "libnewlib-arm-none-eabi)"}
+    elf = build_example(fw, board, build_dir)
+    mem = elf_memory(elf, NRF52840)
+    return {"measured": True, "board": board, "runtime": "edgeppg C library (generated model + kernels, no TFLM)",
+            "image": "firmware/examples/baremetal (library + example main + one demo window)",
+            "elf": str(elf), "hex": str(elf.with_suffix(".hex")), **{k: v for k, v in mem.items() if k != "elf"}}

@@ -148,6 +148,10 @@ def verify_export(export_dir: str | Path, out_dir: str | Path | None = None, cfg
         "distill_metrics": distill,
     }
     out.mkdir(parents=True, exist_ok=True)
+    from edgeppg.firmware.library import measure_firmware_image
+
+    # the shipped C library as linked for nRF52840: flash/RAM read from that ELF (docs/design.md §7 keeps TFLM's)
+    result["firmware_image"] = measure_firmware_image(ed.path, out / "firmware-nrf52840")
     result["plots"] = _plots(out, w, decoded, specs, result, cfg) if cfg.plots else {}
     result["seconds"] = round(time.perf_counter() - t0, 2)
     from edgeppg.seal import seal

@@ -27,6 +27,14 @@ def _targets(r: dict[str, Any]):
     return [TargetFigures.from_json(n, t) for n, t in r["targets"].items()]
 
 
+def _image_rows(img: dict | None) -> list[list]:
+    """The edgeppg C library's flash/RAM measured from its nRF52840 ELF, when verify could build it."""
+    if not img or not img.get("measured"):
+        return [["flash, C library (nRF52840 ELF)", f"not measured: {(img or {}).get('reason', 'no firmware/')}"]]
+    return [["flash, C library (nRF52840 ELF, measured)", _kib(img["flash_bytes"])],
+            ["RAM, C library (ELF data+bss+stack)", _kib(img["ram_bytes"])]]
+
+
 def summary_text(r: dict[str, Any]) -> str:
     m, met = r["model"], r["metrics"]
     lines = [
@@ -34,6 +42,7 @@ def summary_text(r: dict[str, Any]) -> str:
         "",
         table(["figure", "value"], [
             ["model (.tflite)", _kib(m["model_bytes"])],
+            *_image_rows(r.get("firmware_image")),
             ["flash (model + TFLM runtime est.)", _kib(r["flash_bytes"])],
             ["TFLM arena (smallest that works)", _kib(r["arena_bytes"])],
             ["  arena - 16 B fails to allocate", "yes" if r["arena"]["minus_16_fails"] else "NO"],

@@ -3,14 +3,14 @@
 #include <cstdint>
 #include <cstring>
 
-#include "model_data.h"  // from `edgeppg export`: g_model_data[], g_model_data_len
+#include "eppg_tflm_model.h"  // model_data.h from `edgeppg export` under fixed names: EPPG_MODEL_DATA[]
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
 #include "tensorflow/lite/schema/schema_generated.h"
 
 namespace {
-// Size from `edgeppg verify`/TFLM print_allocations(); the s12k student needs well under 32 KB.
-constexpr size_t kArenaBytes = 32 * 1024;
+// TFLM's own allocation total for this model (manifest runtime.tflm_arena_bytes), rounded up to 16 bytes.
+constexpr size_t kArenaBytes = (EPPG_TFLM_ARENA_BYTES + 15) / 16 * 16;
 alignas(16) uint8_t g_arena[kArenaBytes];
 
 // Exactly the ops the Keras-twin export produces; Conv1D arrives as EXPAND_DIMS + CONV_2D + RESHAPE.
@@ -36,7 +36,7 @@ extern "C" void port_putchar(int c);
 static void puts_(const char* s) { while (*s) port_putchar(*s++); }
 
 extern "C" int main(void) {
-  const tflite::Model* model = tflite::GetModel(g_model_data);
+  const tflite::Model* model = tflite::GetModel(EPPG_MODEL_DATA);
   static Resolver resolver;
   AddOps(resolver);
   static tflite::MicroInterpreter interpreter(model, resolver, g_arena, kArenaBytes);
