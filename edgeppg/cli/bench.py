@@ -71,3 +71,6 @@ def bench(export_dir, target, out_dir, windows, seed, portable, quiet):
             else f"{r['details']['host']['ns_per_inference']} ns (host wall time)")
     click.echo(f"{target}: {perf}; bit-exact vs TFLM on {r['windows']} windows; "
                f"flash {_b(r['flash_bytes'])}, RAM {_b(r['ram_bytes'])}, stack {_b(r['stack_bytes'])} -> {out_dir}/bench.json")
+    from edgeppg.bench.layers import layer_table
+
+    click.echo(layer_table(r))  # per layer, from bench.json's own figures
