@@ -22,13 +22,39 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 
 
-@pytest.fixture(scope="module")
-def lib_export(real_export_cached, tmp_path_factory):
+def _bandpass_export(root: Path) -> Path:
+    """A random s2k through the real exporter with the shipped student's band-pass preprocessing (input spec)."""
+    import torch
+
+    from edgeppg.config import ExportConfig
+    from edgeppg.export import export_student
+    from edgeppg.models.student import build_student, student_spec
+    from edgeppg.train.checkpoint import save_checkpoint
+    from tests.fixtures.toy import toy_windows
+
+    inp = json.loads((REPO / "models" / "ppg-student-s12k.json").read_text())["input"]
+    assert inp["preprocessing"]["kind"] == "bandpass-zscore"
+    raw = lambda w: w.with_x((w.x * 30 + 1000).astype(np.float32), normalised=False)  # noqa: E731
+    torch.manual_seed(0)
+    ck = save_checkpoint(root / "s2k.safetensors", build_student(student_spec("s2k")).eval(), input_spec=inp)
+    export_student(ck, root / "export", ExportConfig(calib_windows=32, allow_degradation=True),
+                   data={"train": raw(toy_windows(64, 1)), "test": raw(toy_windows(24, 2))})
+    return root / "export"
+
+
+@pytest.fixture(scope="module", params=["zscore", "bandpass"])
+def lib_export(real_export_cached, tmp_path_factory, request):
     from edgeppg.firmware.library import write_library
 
-    d = tmp_path_factory.mktemp("libexp") / "export"
-    shutil.copytree(real_export_cached, d)
+    root = tmp_path_factory.mktemp("libexp")
+    if request.param == "bandpass":
+        d = _bandpass_export(root)
+    else:
+        d = root / "export"
+        shutil.copytree(real_export_cached, d)
     write_library(d)
+    pre = json.loads((d / "manifest.json").read_text())["input"]["preprocessing"]["kind"]
+    assert pre == {"zscore": "zscore", "bandpass": "bandpass-zscore"}[request.param]
     return d
 
 
@@ -47,14 +73,15 @@ def exe(lib_export, tmp_path_factory, request):
     return _compile(lib_export / "firmware", tmp_path_factory.mktemp("libbuild"), request.param)
 
 
-def test_library_files_are_listed_with_hashes_and_export_artifacts_untouched(lib_export, real_export_cached):
+def test_library_files_are_listed_with_hashes_and_export_artifacts_untouched(lib_export):
     from edgeppg.io import sha256_file
+    from edgeppg.verify.artifacts import verify_artifacts
 
     listing = json.loads((lib_export / "firmware" / "MANIFEST.json").read_text())
     for rel, h in listing["files"].items():
         assert sha256_file(lib_export / "firmware" / rel) == h
-    for name in ("student_int8.tflite", "model_data.c", "model_data.h", "manifest.json", "student_int8.onnx"):
-        assert sha256_file(lib_export / name) == sha256_file(real_export_cached / name)
+    ed = verify_artifacts(lib_export)  # every artifact the manifest lists still has its sha256
+    assert listing["manifest_sha256"] == ed.manifest_sha256 and "firmware/MANIFEST.json" not in ed.manifest["artifacts"]
     h = (lib_export / "firmware" / "src" / "edgeppg.h").read_text()
     man = json.loads((lib_export / "manifest.json").read_text())
     hr = next(o for o in man["outputs"] if o["name"] == "hr")

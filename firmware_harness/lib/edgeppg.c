@@ -109,17 +109,24 @@ static uint8_t raw_checks(const float *x)
     return EPPG_REASON_OK;
 }
 
-/* Autocorrelation SQI (edgeppg.quality.sqi) on the filtered window, in float32 (the FPU of an M4F/M33;
- * Python uses a float64 FFT, so a value within ~1e-5 of the threshold may fall the other way). */
+/* Autocorrelation SQI (edgeppg.quality.sqi) on the model's float input (the z-scored window, as predict reads
+ * it), correlated in float32 (the FPU of an M4F/M33; Python uses a float64 FFT, so a value within ~1e-5 of
+ * the threshold may fall the other way). */
 static float sqi(void)
 {
     const uint32_t n = EPPG_WINDOW_SAMPLES;
     const double *y = scratch.d + EPPG_PRE_PAD;
-    double sum = 0.0;
+    double sum = 0.0, ss = 0.0;
     for (uint32_t i = 0; i < n; i++) sum += y[i];
     const double mean = sum / n;
+    for (uint32_t i = 0; i < n; i++) ss += (y[i] - mean) * (y[i] - mean);
+    const double den = sqrt(ss / n) + EPPG_PRE_EPS;
     float *c = scratch.f; /* c[i] lands on bytes already read: 4i < 8 (pad + i) */
-    for (uint32_t i = 0; i < n; i++) c[i] = (float)(y[i] - mean);
+    for (uint32_t i = 0; i < n; i++) c[i] = (float)((y[i] - mean) / den); /* the float32 model input */
+    double zsum = 0.0;
+    for (uint32_t i = 0; i < n; i++) zsum += c[i];
+    const float zmean = (float)(zsum / n);
+    for (uint32_t i = 0; i < n; i++) c[i] -= zmean;
     float energy = 0.0f;
     for (uint32_t i = 0; i < n; i++) energy += c[i] * c[i];
     if (energy < 1e-12f) energy = 1e-12f;
