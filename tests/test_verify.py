@@ -16,6 +16,8 @@ from edgeppg.verify import VerifyConfig, verify_export
 from tests.fixtures.toy import cached_toy_export
 
 FAST = VerifyConfig(latency_runs=10, latency_warmup=2)
+# other test files run check/eval on the shared cached toy, which leaves verify/ and real/ in it: copy the export only
+_OUTPUTS = shutil.ignore_patterns("verify", "real")
 
 
 @pytest.fixture(scope="session")
@@ -27,14 +29,14 @@ def toy_export(request) -> Path:
 @pytest.fixture(scope="module")
 def verified(toy_export, tmp_path_factory):
     d = tmp_path_factory.mktemp("verified") / "export"
-    shutil.copytree(toy_export, d)
+    shutil.copytree(toy_export, d, ignore=_OUTPUTS)
     return d, verify_export(d, cfg=FAST)
 
 
 @pytest.fixture
 def export_copy(toy_export, tmp_path) -> Path:
     d = tmp_path / "export"
-    shutil.copytree(toy_export, d)
+    shutil.copytree(toy_export, d, ignore=_OUTPUTS)
     return d
 
 
