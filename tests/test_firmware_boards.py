@@ -79,12 +79,24 @@ def test_qemu_runs_print_what_the_host_build_prints(firmware, tmp_path, board, o
 
     elf = build_example(firmware, board, tmp_path, console=True, opt=opt)
     run = subprocess.run(["qemu-system-arm", "-M", QEMU[board], "-display", "none", "-monitor", "none", "-serial",
-                          "null", "-semihosting-config", "enable=on,target=native", "-kernel", str(elf)],
+                          "null", "-semihosting-config", "enable=on,target=native",
+                          "-icount", "shift=10,align=off,sleep=off", "-kernel", str(elf)],
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     want = _host_output(firmware)
     assert want.count("push window=") == 5 and want.endswith("done\n")
-    assert run.stderr == want  # QEMU writes semihosting console output (SYS_WRITEC) to its stderr
+    got, stack = run.stderr.rsplit("stack_used=", 1)  # QEMU writes semihosting output (SYS_WRITEC) to stderr
+    cost = [l for l in got.splitlines() if l.startswith("cost ")]
+    assert "".join(l + "\n" for l in got.splitlines() if not l.startswith("cost ")) == want
+    # -icount: the timer counts instructions; ticks/instruction measured by two spin loops of 2N instructions
+    calib = [int(l.split("ticks=")[1]) for l in cost if l.startswith("cost calib")]
+    tpi = (calib[1] - calib[0]) / 200000
+    per_window = [round(int(l.split("ticks=")[1]) / tpi) for l in cost if l.startswith("cost window")]
+    assert len(per_window) == 5 and per_window[0] == per_window[4]  # the same window costs the same, exactly
+    macs = int(next(l for l in (firmware / "src" / "edgeppg.h").read_text().splitlines()
+                    if l.startswith("#define EPPG_MODEL_MACS")).split()[2].rstrip("u"))
+    assert per_window[0] > macs  # model + preprocessing + gate + decoding of one window
+    assert 0 < int(stack) < 1024  # what edgeppg.h / Kconfig promise a caller's stack needs (incl. the example)
 
 
 @needs_arm

@@ -58,13 +58,56 @@ static void report(const char *what, const eppg_result_t *r)
     }
 }
 
+#if defined(EPPG_EXAMPLE_CMSDK_TIMER) || defined(EPPG_EXAMPLE_NRF51_TIMER)
+/* QEMU builds: print the timer ticks of every eppg_push call that completed a window (preprocessing, quality
+ * checks, model, decoding) and of two spin loops of exactly 2N instructions, so ticks/instruction is measured. */
+#define EXAMPLE_COST 1
+void example_timer_start(void);
+uint32_t example_ticks(void);
+
+static void __attribute__((noinline)) spin(uint32_t n)
+{
+#if defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB == 1 /* ARMv6-M: gcc emits divided syntax */
+    __asm volatile(".syntax unified\n1: subs %0, %0, #1\n bne 1b\n.syntax divided\n" : "+l"(n) : : "cc");
+#else
+    __asm volatile("1: subs %0, %0, #1\n bne 1b\n" : "+l"(n) : : "cc");
+#endif
+}
+
+static void calib(uint32_t n)
+{
+    uint32_t t0 = example_ticks();
+    spin(n);
+    uint32_t dt = example_ticks() - t0;
+    put_s("cost calib n=");
+    put_i((int32_t)n);
+    put_s(" ticks=");
+    put_i((int32_t)dt);
+    example_putc('\n');
+}
+#endif
+
 int main(void)
 {
     static eppg_result_t r;
+#ifdef EXAMPLE_COST
+    example_timer_start();
+    calib(1000);
+    calib(101000);
+    uint32_t t0 = 0;
+#endif
     eppg_init();
     for (int rep = 0; rep < 2; rep++)
         for (uint32_t off = 0; off + 32 <= EPPG_WINDOW_SAMPLES; off += 32)
+#ifdef EXAMPLE_COST
+            if ((t0 = example_ticks()), eppg_push(eppg_demo_window + off, 32, &r)) {
+                uint32_t dt = example_ticks() - t0;
+                put_s("cost window ticks=");
+                put_i((int32_t)dt);
+                example_putc('\n');
+#else
             if (eppg_push(eppg_demo_window + off, 32, &r)) {
+#endif
                 eppg_last_result = r;
                 eppg_windows_done++;
                 report("push", &r);
