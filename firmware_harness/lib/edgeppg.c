@@ -88,44 +88,68 @@ const int8_t *eppg_output_int8(uint32_t i)
     return i < EPPG_NUM_OUTPUTS ? eppg_output(&eppg_model, i) : 0;
 }
 
+/* The smallest float >= v / the largest float <= v: float compares against them decide exactly what a float64
+ * compare against v decides (x is a float), without software double compares on a single-precision FPU. */
+static float float_ceil(double v)
+{
+    float f = (float)v;
+    return (double)f < v ? nextafterf(f, HUGE_VALF) : f;
+}
+
+static float float_floor(double v)
+{
+    float f = (float)v;
+    return (double)f > v ? nextafterf(f, -HUGE_VALF) : f;
+}
+
 /* The signal's own verdict on the raw window, as edgeppg.quality.gate: flat, then clipped (0 = neither). */
 static uint8_t raw_checks(const float *x)
 {
     const uint32_t n = EPPG_WINDOW_SAMPLES;
-    double sum = 0.0, lo = x[0], hi = x[0];
-    for (uint32_t i = 0; i < n; i++) {
-        sum += x[i];
+    float lo = x[0], hi = x[0];
+    for (uint32_t i = 1; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
     }
-    const double mean = sum / n;
-    double ss = 0.0;
-    for (uint32_t i = 0; i < n; i++) ss += ((double)x[i] - mean) * ((double)x[i] - mean);
-    if (sqrt(ss / n) < EPPG_Q_FLAT_STD) return EPPG_REASON_FLAT;
-    const double span = hi - lo, tol = 1e-6 * (span > 1e-12 ? span : 1e-12);
+    const double span = (double)hi - (double)lo;
+    /* population std >= span / sqrt(2n) (the two extremes alone), so only a window that narrow can be flat
+     * and needs the float64 std; the result is exactly the float64 check's */
+    if (span / sqrt(2.0 * n) < EPPG_Q_FLAT_STD) {
+        double sum = 0.0, ss = 0.0;
+        for (uint32_t i = 0; i < n; i++) sum += x[i];
+        const double mean = sum / n;
+        for (uint32_t i = 0; i < n; i++) ss += ((double)x[i] - mean) * ((double)x[i] - mean);
+        if (sqrt(ss / n) < EPPG_Q_FLAT_STD) return EPPG_REASON_FLAT;
+    }
+    const double tol = 1e-6 * (span > 1e-12 ? span : 1e-12);
+    const float top = float_ceil((double)hi - tol), bottom = float_floor((double)lo + tol);
     uint32_t edge = 0;
-    for (uint32_t i = 0; i < n; i++) edge += (x[i] >= hi - tol) || (x[i] <= lo + tol);
+    for (uint32_t i = 0; i < n; i++) edge += (x[i] >= top) || (x[i] <= bottom);
     if ((double)edge / n > EPPG_Q_MAX_CLIPPED_FRAC) return EPPG_REASON_CLIPPED;
     return EPPG_REASON_OK;
 }
 
 /* Autocorrelation SQI (edgeppg.quality.sqi) on the model's float input (the z-scored window, as predict reads
- * it), correlated in float32 (the FPU of an M4F/M33; Python uses a float64 FFT, so a value within ~1e-5 of
- * the threshold may fall the other way). */
+ * it), in float32 after one float64 mean (the FPU of an M4F/M33; Python uses float64 and an FFT, so a value
+ * within ~1e-5 of the threshold may fall the other way). */
 static float sqi(void)
 {
     const uint32_t n = EPPG_WINDOW_SAMPLES;
     const double *y = scratch.d + EPPG_PRE_PAD;
-    double sum = 0.0, ss = 0.0;
+    double sum = 0.0;
     for (uint32_t i = 0; i < n; i++) sum += y[i];
     const double mean = sum / n;
-    for (uint32_t i = 0; i < n; i++) ss += (y[i] - mean) * (y[i] - mean);
-    const double den = sqrt(ss / n) + EPPG_PRE_EPS;
     float *c = scratch.f; /* c[i] lands on bytes already read: 4i < 8 (pad + i) */
-    for (uint32_t i = 0; i < n; i++) c[i] = (float)((y[i] - mean) / den); /* the float32 model input */
-    double zsum = 0.0;
-    for (uint32_t i = 0; i < n; i++) zsum += c[i];
-    const float zmean = (float)(zsum / n);
+    float ss = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        c[i] = (float)(y[i] - mean);
+        ss += c[i] * c[i];
+    }
+    /* z-score as the model input: the SQI is scale-free except for the eps and the energy floor below */
+    const float inv = 1.0f / (sqrtf(ss / (float)n) + (float)EPPG_PRE_EPS);
+    float zsum = 0.0f;
+    for (uint32_t i = 0; i < n; i++) zsum += (c[i] *= inv);
+    const float zmean = zsum / (float)n;
     for (uint32_t i = 0; i < n; i++) c[i] -= zmean;
     float energy = 0.0f;
     for (uint32_t i = 0; i < n; i++) energy += c[i] * c[i];
