@@ -52,7 +52,8 @@ def test_smoke_run_report_every_cell_is_a_figure_or_an_explicit_na(smoke_run):
     # the card comes first: fits, latency with its source, flash, RAM, fp32 vs int8 on synthetic and real data
     assert md.index("## Will it fit, how fast, how accurate") < md.index("## Stages")
     card = md.split("## Will it fit, how fast, how accurate", 1)[1].split("## Stages", 1)[0]
-    for needle in ("fits the budget", "latency", "TFLM reference kernels", "flash", "RAM", "student fp32 (torch)",
+    for needle in ("fits the budget", "latency", "TFLM reference kernels", "flash", "RAM", "edgeppg C library image",
+                   "student fp32 (torch)",
                    "student int8 (TFLite)", "synthetic rhythm macro-F1", "real HR MAE (BPM)"):
         assert needle in card, needle
     assert re.search(r"\| latency \| \d+\.\d\d ms \((estimate|measured)", card)
@@ -171,3 +172,19 @@ def test_small_and_budget_figures_keep_their_digits():
                              Row("degradation.max_f1_drop", 0.005, 0.0012, None, True, "")), "b.toml", "/e", "/v", True)
     body = _check_body(res)
     assert "| 20 ms | 3.614 ms |" in body and "| 0.005 | 0.0012 |" in body
+
+
+def test_card_shows_the_c_library_image_for_its_board_and_says_why_not_elsewhere():
+    from edgeppg.pipeline.results import VerifyResult
+    from edgeppg.pipeline.summary import _image_rows
+    from edgeppg.verify.targets import target_estimates
+
+    doc = {"arena_bytes": 1, "flash_bytes": 2, "ram_bytes": 3, "targets": target_estimates(1000, 2, 3),
+           "firmware_image": {"measured": True, "board": "nrf52840", "flash_bytes": 41896, "ram_bytes": 15792}}
+    rows = dict(_image_rows(VerifyResult.from_json(doc)))
+    flash = rows["flash, edgeppg C library image (no TFLM)"]
+    assert flash[0] == "41,896 B of 1,048,576 B (measured from the ELF)" and flash[1] == "n/a (image built for nrf52840 only)"
+    doc["firmware_image"] = {"measured": False, "reason": "arm-none-eabi-gcc not installed"}
+    rows = dict(_image_rows(VerifyResult.from_json(doc)))
+    assert set(rows["RAM, edgeppg C library image (no TFLM)"]) == {"n/a (arm-none-eabi-gcc not installed)"}
+    assert VerifyResult.from_json(doc).to_json()["firmware_image"]["measured"] is False

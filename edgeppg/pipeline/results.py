@@ -165,6 +165,25 @@ class HostLatency:
 
 
 @dataclass(frozen=True)
+class FirmwareImage:
+    """verify.json["firmware_image"]: the edgeppg C library's image for one board, flash/RAM read from its ELF."""
+    measured: bool
+    board: str | None
+    flash_bytes: int | None
+    ram_bytes: int | None
+    reason: str  # why it was not measured ("" when measured)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "FirmwareImage":
+        return cls(bool(d.get("measured")), d.get("board"), _int(d.get("flash_bytes")), _int(d.get("ram_bytes")),
+                   str(d.get("reason") or ""))
+
+    def to_json(self) -> dict:
+        return {"measured": self.measured, "board": self.board, "flash_bytes": self.flash_bytes,
+                "ram_bytes": self.ram_bytes, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     arena_bytes: int
     flash_bytes: int
@@ -178,6 +197,7 @@ class VerifyResult:
     bench_path: str | None
     bench_ignored: str | None
     plots: dict[str, str]
+    firmware_image: FirmwareImage | None = None  # None: verify.json from before the C library existed
 
     @classmethod
     def from_json(cls, v: dict) -> "VerifyResult":
@@ -189,7 +209,8 @@ class VerifyResult:
                    int(model.get("macs") or 0), lat,
                    tuple(TargetFigures.from_json(n, t) for n, t in (v.get("targets") or {}).items()),
                    Scores.from_json(v.get("metrics")), _int((v.get("metrics") or {}).get("n_windows")),
-                   bench.get("path"), bench.get("ignored"), dict(v.get("plots") or {}))
+                   bench.get("path"), bench.get("ignored"), dict(v.get("plots") or {}),
+                   FirmwareImage.from_json(v["firmware_image"]) if isinstance(v.get("firmware_image"), dict) else None)
 
     def to_json(self) -> dict:
         return {"arena_bytes": self.arena_bytes, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
@@ -197,7 +218,8 @@ class VerifyResult:
                 "host_latency_us": {h.runtime: None if h.median_us is None else {"median": h.median_us, "p90": h.p90_us}
                                     for h in self.host_latency},
                 "targets": {t.name: t.to_json() for t in self.targets}, "metrics": self.metrics.to_json(),
-                "n_windows": self.n_windows, "bench": {"path": self.bench_path, "ignored": self.bench_ignored}}
+                "n_windows": self.n_windows, "bench": {"path": self.bench_path, "ignored": self.bench_ignored},
+                "firmware_image": self.firmware_image.to_json() if self.firmware_image else None}
 
 
 @dataclass(frozen=True)

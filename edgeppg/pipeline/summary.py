@@ -96,12 +96,33 @@ def card(res: RunResults) -> str:
                 ("flash (model + TFLM runtime est.)", [f"{v.flash_bytes:,} B of {t.flash_total_bytes:,} B "
                                                        f"({t.flash_free_bytes:,} B free)" for t in v.targets]),
                 ("RAM (measured arena + runtime est.)", [f"{v.ram_bytes:,} B of {t.ram_total_bytes:,} B "
-                                                         f"({t.ram_free_bytes:,} B free)" for t in v.targets])]
+                                                         f"({t.ram_free_bytes:,} B free)" for t in v.targets]),
+                *_image_rows(v)]
         out += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
     else:
         out.append("Per-target figures: n/a (no verify stage in this run).")
     out += ["", _accuracy_card(res)]
     return "\n".join(out)
+
+
+def _image_rows(v: VerifyResult) -> list[tuple[str, list[str]]]:
+    """The edgeppg C library (no TFLM) as built for one board: flash and RAM read from its ELF."""
+    img = v.firmware_image
+    if img is None:
+        return []
+    rows = []
+    for what, key in (("flash", "flash_bytes"), ("RAM", "ram_bytes")):
+        cells = []
+        for t in v.targets:
+            if not img.measured:
+                cells.append(na(img.reason or "not measured"))
+            elif t.name != img.board:
+                cells.append(na(f"image built for {img.board} only"))
+            else:
+                total = t.flash_total_bytes if what == "flash" else t.ram_total_bytes
+                cells.append(f"{getattr(img, key):,} B of {total:,} B (measured from the ELF)")
+        rows.append((f"{what}, edgeppg C library image (no TFLM)", cells))
+    return rows
 
 
 def _accuracy_card(res: RunResults) -> str:
