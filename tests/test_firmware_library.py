@@ -152,3 +152,15 @@ def test_eppg_push_streaming_equals_windowwise_predict(lib_export, exe, tmp_path
     names = ["ok", "low_sqi", "noise_class", "clipped", "flat"]
     assert [names[r] for r in c["reason"]] == [w or "ok" for w in wp.withheld]
     assert {"flat", "clipped"} <= set(wp.withheld)  # the recording exercises the signal checks
+
+
+def test_export_hook_skips_a_model_the_library_cannot_run(tmp_path, monkeypatch):
+    """An unsupported model (op, decode, channels) costs the export one log line and no firmware/, never a failure."""
+    from edgeppg.errors import EdgePPGError
+    from edgeppg.firmware import library
+
+    (tmp_path / "firmware").mkdir()  # a half-written folder from the failed attempt is removed
+    monkeypatch.setattr(library, "write_library", lambda d: (_ for _ in ()).throw(EdgePPGError("op 3 is GATHER")))
+    said = []
+    assert library.write_for_export(tmp_path, said.append) is None
+    assert said == ["firmware/: not written (op 3 is GATHER)"] and not (tmp_path / "firmware").exists()
