@@ -188,3 +188,17 @@ def test_card_shows_the_c_library_image_for_its_board_and_says_why_not_elsewhere
     rows = dict(_image_rows(VerifyResult.from_json(doc)))
     assert set(rows["RAM, edgeppg C library image (no TFLM)"]) == {"n/a (arm-none-eabi-gcc not installed)"}
     assert VerifyResult.from_json(doc).to_json()["firmware_image"]["measured"] is False
+
+
+def test_every_check_row_says_whether_its_figure_is_measured_or_estimated(tmp_path):
+    from edgeppg.verify.budget import _SPEC, _TARGET_SPEC, evaluate, load_budget
+
+    toml = "".join(f"[{sec}]\n" + "".join(f"{k} = {1 if tp is int else 0.5}\n" for k, (tp, *_rest) in keys.items())
+                   for sec, keys in _SPEC.items())
+    toml += "[targets.nrf52840]\n" + "".join(f"{k} = {'true' if tp is bool else 1 if tp is int else 0.5}\n"
+                                            for k, (tp, *_rest) in _TARGET_SPEC.items())
+    (tmp_path / "b.toml").write_text(toml)
+    from edgeppg.verify.targets import target_estimates
+
+    rows = evaluate(load_budget(tmp_path / "b.toml"), {"targets": target_estimates(1000, 2, 3)})
+    assert rows and all(r.source.startswith(("measured", "estimate")) for r in rows), [(r.metric, r.source) for r in rows]

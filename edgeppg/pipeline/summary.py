@@ -235,7 +235,7 @@ def _check_body(check: CheckResult) -> str:
             over = _check_value(r, r.over_by)
         else:
             over = na(str(r.over_by))
-        source = r.source or ("real.json" if r.metric.startswith("real.") else "verify.json")
+        source = r.source or ("real.json" if r.metric.startswith("real.") else "verify.json")  # check.json before sources
         body.append(f"| {r.metric} | {_check_value(r, r.budget)} | {_check_value(r, r.actual)} | {over} | "
                     f"{'yes' if r.ok else 'NO'} | {source} |")
     return "\n".join(body)

@@ -182,7 +182,7 @@ class CheckResult:
                  "" if r.ok else f"{fmt(r.over_by)} {r.unit}".strip(), "ok" if r.ok else "OVER"] for r in self.rows]
         if any(r.source for r in self.rows):  # latency rows say whether the actual was measured or estimated
             return table(["metric", "budget", "actual", "over by", "status", "source"],
-                         [row + [r.source or "measured"] for row, r in zip(rows, self.rows)])
+                         [row + [r.source or "-"] for row, r in zip(rows, self.rows)])
         return table(["metric", "budget", "actual", "over by", "status"], rows)
 
 
@@ -197,14 +197,30 @@ def _lookup(d: dict, path: tuple[str, ...]) -> Any:
     return d
 
 
+# where each gated figure comes from: measured, or an estimate (and of what), so no reader takes one for the other
+_SOURCES: dict[tuple[str, ...], str] = {
+    ("model", "model_bytes"): "measured: .tflite bytes",
+    ("flash_bytes",): "estimate: model bytes + TFLM runtime",
+    ("arena_bytes",): "measured: smallest TFLM arena that runs",
+    ("ram_bytes",): "estimate: measured arena + runtime overhead",
+    ("tflm_vs_litert_ref_max_lsb",): "measured: TFLM vs LiteRT reference kernels",
+}
+
+
 def _source(verify: dict, vpath: tuple[str, ...]) -> str:
-    """A latency figure's source (estimate and which kernels, or measured), from verify.json's target entry."""
-    if len(vpath) == 3 and vpath[0] == "targets" and vpath[2] == "est_latency_ms":
+    """The source of the figure at vpath: latency says estimate (which kernels) or measured (which count)."""
+    if len(vpath) == 3 and vpath[0] == "targets":
+        if vpath[2] != "est_latency_ms":
+            return "estimate: flash and RAM totals against the board"
         from edgeppg.verify.targets import latency_kind
 
         t = _lookup(verify, vpath[:2])
         return ", ".join(latency_kind(t)) if isinstance(t, dict) else ""
-    return ""
+    if vpath[0] in ("metrics", "degradation"):
+        return "measured: int8 TFLM on the held-out windows" if vpath[0] == "metrics" else "measured: parity.json"
+    if vpath[0] == "real":
+        return "measured: real.json (int8 LiteRT on real PPG)"
+    return _SOURCES.get(vpath, "")
 
 
 def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:
@@ -213,11 +229,11 @@ def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:
     for metric, tp, direction, vpath, unit, limit in budget.items:
         actual = _lookup(verify, vpath)
         if actual is None or (isinstance(actual, float) and actual != actual):
-            rows.append(Row(metric, limit, None, "missing", False, unit))
+            rows.append(Row(metric, limit, None, "missing", False, unit, _source(verify, vpath)))
             continue
         if direction == "bool":
             ok = bool(actual) or not limit
-            rows.append(Row(metric, limit, bool(actual), None if ok else "does not fit", ok, unit))
+            rows.append(Row(metric, limit, bool(actual), None if ok else "does not fit", ok, unit, _source(verify, vpath)))
             continue
         over = actual - limit if direction == "max" else limit - actual
         ok = over <= 0
