@@ -103,3 +103,53 @@ def test_corpus_roundtrip_and_tamper(tmp_path, pair):
         load_corpus(tmp_path / "c")
     with pytest.raises(EdgePPGError, match="not a corpus directory"):
         load_corpus(tmp_path / "nothing")
+
+
+def _line_hz(x: np.ndarray, fs: float, lo: float = 0.3, hi: float = 4.0) -> float:
+    f = np.fft.rfftfreq(4 * x.size, 1 / fs)
+    p = np.abs(np.fft.rfft((x - x.mean()) * np.hanning(x.size), 4 * x.size))
+    band = (f >= lo) & (f <= hi)
+    return float(f[band][np.argmax(p[band])])
+
+
+def test_arm_swing_is_bigger_than_the_pulse_but_off_its_rate():
+    """/3's readable motion: a 0.5-1.5 Hz swing, fundamental >= 0.3 Hz and 2nd harmonic >= 0.25 Hz from the HR."""
+    from edgeppg.data.synth import ARM_SWING_HZ, _arm_swing
+
+    made = 0
+    for i in range(60):
+        hr_hz = 0.7 + 0.04 * i  # 42-183 BPM
+        s = _arm_swing(11, i, 512, 64.0, hr_hz)
+        if s is None:
+            continue
+        made += 1
+        f = _line_hz(s, 64.0)
+        assert ARM_SWING_HZ[0] - 0.1 <= f <= ARM_SWING_HZ[1] + 0.1
+        # measured lines carry +-3 % cadence wander and FFT bin error, hence the looser margins than drawn
+        assert abs(f - hr_hz) >= 0.2 and abs(2 * f - hr_hz) >= 0.15, (i, f, hr_hz)
+        assert s.std() > 0.3  # a unit pulse has std ~0.3: the swing is as large or larger
+    assert made >= 20  # most windows get one (ARM_SWING_WINDOWS) when a separated frequency exists
+
+
+def test_arm_swing_windows_stay_clean_and_labelled():
+    """Records worn on a moving wrist keep their rhythm labels and valid HR: motion off the pulse rate is readable."""
+    from edgeppg.data.synth import _sensor_params
+
+    e, p = synth_pairs(400, seed=2)
+    swing_recs = {r for r in range(20) if _sensor_params(2, r)["arm_swing"]}
+    assert swing_recs, "seed 2 should have records with arm swing"
+    clean = np.isin(p.record_id, sorted(swing_recs)) & (p.rhythm != RHYTHM_LABELS.index("noise"))
+    assert clean.any() and p.hr_valid[clean].all()
+
+
+def test_noise_on_the_heart_rate_is_a_line_at_the_heart_rate():
+    """/3 noise kind 1: motion within 10 % of the HR, larger than the pulse (the pulse's line cannot be told apart)."""
+    from edgeppg.data.synth import _motion
+
+    hits = 0
+    for i in range(40):
+        g = np.random.default_rng(i)
+        _, ppg = _motion(g, 2000, 250.0, 512, 64.0, 8.0, True, {"r_amp": 1.0}, hr_hz=2.0)
+        f = _line_hz(ppg, 64.0, 0.5, 4.0)
+        hits += abs(f - 2.0) <= 0.25
+    assert 8 <= hits  # ~40 % of noise windows are of this kind (the rest: heavy broadband or displacement)

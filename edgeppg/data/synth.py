@@ -9,14 +9,16 @@ Classes (index = label, `RHYTHM_LABELS`):
   tachy   sinus rhythm, drawn 101-180 BPM    (label: HR > 100)
   af      atrial fibrillation, 60-150 BPM: no P wave, 4-9 Hz fibrillatory waves, RR coefficient of
           variation 12-35 %
-  noise   motion artefact (0.3-6 Hz, 0.5-3x the pulse, optional walking cadence, sensor displacement steps)
-          over the whole window or a >= 3.5 s stretch of it, on any of the four rhythms; hr_valid is False
-          (hr_bpm/beats still describe the hidden rhythm). Clean classes carry light motion and, 10 % of
-          the time, a brief (<= 1.5 s) artefact.
+  noise   what cannot be read (/3), over the whole window or a >= 3.5 s stretch of it, on any of the four
+          rhythms: motion on the pulse's own rate (within 10 %, 1.5-4x the pulse), heavy broadband motion
+          (3-6x), or sensor displacement (large steps); hr_valid is False (hr_bpm/beats still describe the
+          hidden rhythm). Clean classes carry light motion and, 10 % of the time, a brief (<= 1.5 s) artefact;
+          on a moving wrist (/3, `_arm_swing`) a 0.5-1.5 Hz swing up to 3x the pulse, off the pulse's rate,
+          stays readable and keeps its class.
 PPG sensor domain (generator /2, per record: `_sensor_params`, per window: `_sensor_domain`): baseline
 wander and drift up to 10x the pulse, low-perfusion hiss, a 20-50 Hz sensor rate with its anti-alias
 filter (resampled back to fs_ppg as the host would), 10-16 bit ADC steps, clipped peaks, raw-intensity
-polarity (pulses down) and a large DC level. All of it stays readable and keeps its rhythm label.
+polarity (pulses down) and a large DC level, and (/3) arm swing. All of it stays readable and keeps its label.
 Sinus windows carry respiratory sinus arrhythmia (1-8 %) and, with probability 0.25, one or two premature
 (atrial or ventricular) beats, so "irregular" is not a free give-away for AF. The 1 BPM gaps around 60
 and 100 make the HR classes hard near the boundary yet labelable: each sinus label is computed from the
@@ -51,7 +53,9 @@ import numpy as np
 from edgeppg.data.windows import RHYTHM_LABELS, Windows
 from edgeppg.errors import EdgePPGError
 
-GENERATOR = "edgeppg.synth/2"  # /2: PPG sensor-domain randomisation (_sensor_domain)
+# /2: PPG sensor-domain randomisation (_sensor_domain); /3: readable arm swing on clean windows (_arm_swing), and
+# noise narrowed to what cannot be read (motion at the heart rate, heavy broadband motion, sensor displacement)
+GENERATOR = "edgeppg.synth/3"
 NORMAL, BRADY, TACHY, AF, NOISE = range(5)
 # Drawn HR ranges (BPM) per class; sinus labels then follow the measured HR with the 60/100 thresholds.
 HR_RANGES: dict[int, tuple[float, float]] = {NORMAL: (61.0, 99.0), BRADY: (40.0, 59.0), TACHY: (101.0, 180.0),
@@ -61,6 +65,9 @@ WINDOWS_PER_RECORD = 20
 RESP_RANGE = (8.0, 25.0)  # breaths/min
 AF_CV_RANGE = (0.12, 0.35)
 ECTOPIC_PROB = 0.25
+ARM_SWING_RECORDS = 0.35  # share of sensor records worn on a moving wrist
+ARM_SWING_WINDOWS = 0.5  # share of such a record's clean windows that carry a swing
+ARM_SWING_HZ = (0.5, 1.5)
 _PRE_S, _POST_S = 3.0, 1.0  # beats are drawn from before the window so waves/pulses at the edges exist
 
 
@@ -240,7 +247,7 @@ def _render_ppg(g: np.random.Generator, n: int, fs: float, t: np.ndarray, rr: np
 
 
 def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float, window_s: float,
-            heavy: bool, rec: dict) -> tuple[np.ndarray, np.ndarray]:
+            heavy: bool, rec: dict, hr_hz: float = float("nan")) -> tuple[np.ndarray, np.ndarray]:
     """Motion artefact for (ECG, PPG): light for clean classes, heavy (unreadable) for the noise class."""
     def env(n, fs, start, dur):
         tt = np.arange(n) / fs
@@ -259,15 +266,19 @@ def _motion(g: np.random.Generator, n_e: int, fs_e: float, n_p: int, fs_p: float
     else:
         start, dur = -1.0, window_s + 2.0
     tp = np.arange(n_p) / fs_p
-    # 1-3x the pulse (was 0.5-3x): at half the pulse, every classical estimator still reads the HR
-    ppg = g.uniform(1.0, 3.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
-    if g.random() < 0.5:  # walking / running cadence sits right in the HR band
-        fc = g.uniform(1.2, 2.8)
-        ppg += g.uniform(0.5, 2.0) * (np.sin(2 * np.pi * fc * tp + g.uniform(0, 6.3))
-                                      + 0.4 * np.sin(4 * np.pi * fc * tp + g.uniform(0, 6.3)))
-    if g.random() < 0.5:  # sensor displacement: a few smoothed steps
-        for _ in range(int(g.integers(1, 4))):
-            ppg += g.uniform(-4.0, 4.0) * 0.5 * (1 + np.tanh((tp - g.uniform(0, window_s)) / g.uniform(0.05, 0.4)))
+    # /3: noise is what really cannot be read (real wrist PPG under motion mostly can: README "Real PPG")
+    kind = g.random()
+    if kind < 0.4 and np.isfinite(hr_hz):  # motion on the pulse's own frequency: two lines in one, no HR to read
+        fc = hr_hz * g.uniform(0.9, 1.1)
+        ph = 2 * np.pi * np.cumsum(fc * (1.0 + 0.03 * _bandnoise(g, n_p, fs_p, 0.02, 0.3, 1.0))) / fs_p
+        ppg = g.uniform(1.5, 4.0) * (np.sin(ph + g.uniform(0, 6.3)) + 0.4 * np.sin(2 * ph + g.uniform(0, 6.3)))
+        ppg += g.uniform(0.3, 1.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
+    elif kind < 0.7:  # heavy broadband motion, several times the pulse
+        ppg = g.uniform(3.0, 6.0) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
+    else:  # sensor displacement: large smoothed steps over broadband motion
+        ppg = g.uniform(0.5, 1.5) * _bandnoise(g, n_p, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))
+        for _ in range(int(g.integers(2, 5))):
+            ppg += g.choice([-1.0, 1.0]) * g.uniform(3.0, 8.0) * 0.5 * (1 + np.tanh((tp - g.uniform(0, window_s)) / g.uniform(0.05, 0.4)))
     ecg = rec["r_amp"] * (g.uniform(0.4, 1.5) * _bandnoise(g, n_e, fs_e, 0.3, 6.0, g.uniform(0.0, 1.5))
                           + g.uniform(0.05, 0.3) * _bandnoise(g, n_e, fs_e, 20.0, fs_e / 2, 0.0))
     return ecg * env(n_e, fs_e, start, dur), ppg * env(n_p, fs_p, start, dur)
@@ -291,6 +302,9 @@ def _sensor_params(seed: int, r: int) -> dict:
         "morph": {"rise_mul": float(g.uniform(0.4, 0.8)), "sys_mul": float(g.uniform(0.5, 0.8))} if g.random() < 0.3 else {},
         "dicrotic": {"dia_ratio": float(g.uniform(0.5, 0.9)), "dia_delay": float(g.uniform(0.25, 0.4))}
         if g.random() < 0.3 else {},
+        # a wrist that moves: walking/stairs arm swing, larger than the pulse but off its frequency (drawn last so
+        # every earlier draw of this stream is unchanged)
+        "arm_swing": bool(g.random() < ARM_SWING_RECORDS),
     }
 
 
@@ -305,9 +319,32 @@ def _with_sensor(rec: dict, sensor: dict | None) -> dict:
     return out
 
 
-def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict, rec: dict, heavy: bool) -> np.ndarray:
-    """What a real sensor does to the rendered PPG: wander/drift, low perfusion hiss, a low sampling rate with its
-    anti-alias filter, ADC steps and clipping, raw-intensity polarity and DC. Labels are untouched (all readable)."""
+def _arm_swing(seed: int, i: int, n: int, fs_p: float, hr_hz: float) -> np.ndarray | None:
+    """Readable periodic motion (relative to a unit pulse): an arm swing of 0.5-1.5 Hz, 0.5-3x the pulse, whose
+    fundamental and 2nd harmonic stay >= 0.3 / 0.25 Hz from the pulse rate, so the pulse is still a separate spectral
+    line (real wrist PPG on stairs: a 0.8-1 Hz swing larger than the 2-2.8 Hz pulse). None: no such frequency."""
+    g = _rng(seed, 6, i)
+    if g.random() >= ARM_SWING_WINDOWS:
+        return None
+    for _ in range(8):
+        f = g.uniform(*ARM_SWING_HZ)
+        if abs(f - hr_hz) >= 0.3 and abs(2 * f - hr_hz) >= 0.25:
+            break
+    else:
+        return None
+    tt = np.arange(n) / fs_p
+    # a slowly wandering cadence (+-3 %) and an uneven stroke (weak 2nd harmonic): not a pure tone
+    phase = 2 * np.pi * np.cumsum(f * (1.0 + 0.03 * _bandnoise(g, n, fs_p, 0.02, 0.3, 1.0))) / fs_p + g.uniform(0, 6.3)
+    wave = np.sin(phase) + g.uniform(0.0, 0.25) * np.sin(2 * phase + g.uniform(0, 6.3))
+    jolts = g.uniform(0.0, 0.4) * _bandnoise(g, n, fs_p, 0.3, 6.0, g.uniform(0.0, 1.5))  # footfalls: broadband, < the pulse
+    return float(np.exp(g.uniform(np.log(0.5), np.log(3.0)))) * wave + jolts
+
+
+def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict, rec: dict, heavy: bool,
+                   hr_hz: float = float("nan")) -> np.ndarray:
+    """What a real sensor does to the rendered PPG: wander/drift, arm swing off the pulse rate, low perfusion hiss, a
+    low sampling rate with its anti-alias filter, ADC steps and clipping, raw-intensity polarity and DC. Labels are
+    untouched (all readable)."""
     from scipy import signal as sps
 
     g = _rng(seed, 4, i)
@@ -315,6 +352,10 @@ def _sensor_domain(seed: int, i: int, ppg: np.ndarray, fs_p: float, sensor: dict
     amp = rec["gain"]  # the pulse is ~1 before gain
     tt = np.arange(n) / fs_p
     x = ppg.copy()
+    if sensor.get("arm_swing") and not heavy and np.isfinite(hr_hz):
+        swing = _arm_swing(seed, i, n, fs_p, hr_hz)
+        if swing is not None:
+            x += amp * swing
     if sensor["wander"] > 0:
         w = _bandnoise(g, n, fs_p, 0.02, 0.45, 1.5) + g.uniform(-1.0, 1.0) * (tt / tt[-1] - 0.5)
         x += sensor["wander"] * amp * w * g.uniform(0.5, 1.0)
@@ -352,11 +393,12 @@ def _one_window(seed: int, i: int, rec: dict, window_s: float, fs_e: float, fs_p
     t, rr, kinds = _rr_series(g, rhythm, hr_draw, rec, resp_hz, resp_ph, _PRE_S + window_s + _POST_S)
     ecg = _render_ecg(g, n_e, fs_e, t, rr, kinds, rhythm, rec, resp)
     ppg = _render_ppg(g, n_p, fs_p, t, rr, kinds, rec, ptt, resp)
-    me, mp = _motion(g, n_e, fs_e, n_p, fs_p, window_s, cls == NOISE, rec)
+    hr_hz = 60.0 / float(np.mean(rr))
+    me, mp = _motion(g, n_e, fs_e, n_p, fs_p, window_s, cls == NOISE, rec, hr_hz)
     ecg += me
     ppg = rec["gain"] * (ppg + mp) + rec["offset"]
     if rec.get("sensor") is not None:
-        ppg = _sensor_domain(seed, i, ppg, fs_p, rec["sensor"], rec, cls == NOISE)
+        ppg = _sensor_domain(seed, i, ppg, fs_p, rec["sensor"], rec, cls == NOISE, hr_hz)
     # labelled beats: R-peak and systolic peak both inside the window
     ie = np.round(t * fs_e).astype(np.int64)
     ip = np.round((t + ptt + rec["rise"]) * fs_p).astype(np.int64)
