@@ -56,6 +56,15 @@ def test_no_data_export_is_byte_identical_to_the_corpus_route(tiny):
     for f in FILES:
         assert (root / "with-data" / f).read_bytes() == (root / "no-data" / f).read_bytes(), f
 
+    # --qat is harmless while post-training int8 meets the tolerances (the default preset turns it on) ...
+    loose = ExportConfig(calib_windows=16, heldout_windows=24, qat=True, max_f1_drop=1.0, max_hr_mae_increase_bpm=1e6)
+    export_student(ckpt, root / "no-data-qat", loose)
+    assert (root / "no-data-qat" / "student_int8.tflite").read_bytes() == (root / "no-data" / "student_int8.tflite").read_bytes()
+    # ... and refused, naming the way out, only when it would need the training split that is not shipped
+    tight = ExportConfig(calib_windows=16, heldout_windows=24, qat=True, max_f1_drop=-1.0)
+    with pytest.raises(EdgePPGError, match="missed a tolerance .*not shipped with tiny-student.safetensors"):
+        export_student(ckpt, root / "no-data-qat2", tight)
+    assert not (root / "no-data-qat2").exists()
     # other calibration settings cannot be derived from the shipped draw: refused with the way out
     with pytest.raises(EdgePPGError, match="calib_seed=7 pass its training corpus with --data"):
         export_student(ckpt, root / "other", ExportConfig(calib_windows=16, heldout_windows=24, calib_seed=7))

@@ -25,9 +25,10 @@ from edgeppg.models.student import StudentSpec
 class ExportData:
     calib: Windows  # preprocessed TRAIN-split windows used for int8 calibration (recorded by id)
     heldout: Windows  # preprocessed TEST-split windows every backend is scored on (shipped as heldout.npz)
-    train: Windows  # the whole preprocessed TRAIN split (QAT fine-tune inputs)
+    train: Windows | None  # the whole preprocessed TRAIN split (QAT fine-tune inputs); None: not available
     source: dict[str, Any] = field(default_factory=dict)  # where the windows came from (recorded in the manifest)
     origin: str = ""  # for the log only (a path would make the manifest machine-dependent)
+    qat_missing: str = ""  # why `train` is None: the error QAT raises only when post-training int8 needs it
 
 
 def ids_sha256(w: Windows) -> str:
@@ -166,9 +167,6 @@ def load_export_windows(ckpt_path: str | Path, meta: dict, cfg: ExportConfig) ->
         shipped = ", ".join(f"{k}={rec.get(k)}" for k in asked)
         raise EdgePPGError(f"the windows shipped with {Path(ckpt_path).name} were drawn with {shipped}; for "
                            + ", ".join(f"{k}={v}" for k, v in differ.items()) + f" {fix}")
-    if cfg.qat:
-        raise EdgePPGError(f"--qat fine-tunes on the whole training split, which is not shipped with "
-                           f"{Path(ckpt_path).name}; {fix}")
     try:
         z = load_npz(path)
         header = json.loads(bytes(z.pop("header")).decode())
@@ -182,9 +180,11 @@ def load_export_windows(ckpt_path: str | Path, meta: dict, cfg: ExportConfig) ->
     if header.get("schema") != WINDOWS_SCHEMA:
         raise EdgePPGError(f"{path} has schema {header.get('schema')!r}, expected {WINDOWS_SCHEMA!r}; {fix}")
     calib, heldout = sets
-    # only QAT reads `train`, and it is refused above; the calibration set stands in for it
-    return ExportData(calib=calib, heldout=heldout, train=calib, source=dict(header["source"]),
-                      origin=f"shipped with the model: {path.name}")
+    # only QAT reads `train`: None makes export refuse QAT with `qat_missing` if post-training int8 needs it
+    return ExportData(calib=calib, heldout=heldout, train=None, source=dict(header["source"]),
+                      origin=f"shipped with the model: {path.name}",
+                      qat_missing=f"--qat fine-tunes on the whole training split, which is not shipped with "
+                                  f"{Path(ckpt_path).name}; {fix}")
 
 
 def export_data(data: Any, meta: dict, spec: StudentSpec, cfg: ExportConfig,

@@ -353,6 +353,8 @@ def export_student(ckpt_path: str | os.PathLike, out_dir: str | os.PathLike, cfg
     secs["ptq"] = time.perf_counter() - t
     qat_info: dict[str, Any] = {"applied": False}
     if not hard and soft and cfg.qat and arch.qat is not None:
+        if data.train is None:
+            raise EdgePPGError("post-training int8 missed a tolerance (" + "; ".join(soft) + "); " + data.qat_missing)
         say("post-training int8 missed a tolerance: " + "; ".join(soft) + " -> quantization-aware fine-tune")
         t = time.perf_counter()
         folded_q, qat_info = arch.qat(b.folded, data.train.x, data.calib.x, cfg, seed)
