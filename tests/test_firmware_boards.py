@@ -113,3 +113,16 @@ def test_verify_measures_flash_and_ram_from_the_nrf52840_elf(firmware, tmp_path)
     (tmp_path / "copy" / "firmware" / "src" / "edgeppg.c").write_text("/* edited */\n")  # not what was shipped
     bad = measure_firmware_image(tmp_path / "copy", tmp_path / "bad")
     assert bad["measured"] is False and "src/edgeppg.c" in bad["reason"]
+
+
+@needs_arm
+def test_an_image_that_cannot_be_built_is_not_measured_and_says_why(firmware, tmp_path):
+    """verify then keeps the TFLM estimate as its primary figure (issue 16) instead of failing."""
+    from edgeppg.firmware.library import measure_firmware_image
+    from edgeppg.verify.targets import memory_figures
+
+    img = measure_firmware_image(firmware.parent, tmp_path / "img", board="stm32l4r5")  # a board without a port
+    assert img["measured"] is False and "unknown board 'stm32l4r5'" in img["reason"]
+    mem = memory_figures(60_000, 20_000, img)
+    assert (mem["flash_bytes"], mem["ram_bytes"]) == (60_000, 20_000) and mem["board"] is None
+    assert mem["flash_source"].startswith("estimate: model bytes + TFLM runtime (no C library image: unknown board")

@@ -174,20 +174,94 @@ def test_small_and_budget_figures_keep_their_digits():
     assert "| 20 ms | 3.614 ms |" in body and "| 0.005 | 0.0012 |" in body
 
 
-def test_card_shows_the_c_library_image_for_its_board_and_says_why_not_elsewhere():
+def _verify_doc(image: dict) -> dict:
+    """verify.json's memory keys as verify_export writes them, for a TFLM estimate of 60,768 / 19,584 B (issue 16)."""
+    from edgeppg.verify.targets import memory_figures, target_estimates
+
+    mem = memory_figures(60_768, 19_584, image)
+    return {"arena_bytes": 15_488, "flash_bytes": mem["flash_bytes"], "ram_bytes": mem["ram_bytes"],
+            "flash_source": mem["flash_source"], "ram_source": mem["ram_source"], "tflm_estimate": mem["tflm_estimate"],
+            "targets": target_estimates(1000, 60_768, 19_584, None, mem), "firmware_image": image}
+
+
+def test_card_makes_the_c_library_image_primary_on_its_board_and_keeps_tflm_as_the_second_option():
     from edgeppg.pipeline.results import VerifyResult
-    from edgeppg.pipeline.summary import _image_rows
+    from edgeppg.pipeline.summary import _memory_rows, _verify_body
+
+    img = {"measured": True, "board": "nrf52840", "flash_bytes": 75_744, "ram_bytes": 18_880,
+           "stack_reserved_bytes": 4096}
+    v = VerifyResult.from_json(_verify_doc(img))
+    assert (v.flash_bytes, v.ram_bytes) == (75_744, 18_880) and v.memory_measured
+    assert (v.tflm_estimate.flash_bytes, v.tflm_estimate.ram_bytes) == (60_768, 19_584)
+    assert VerifyResult.from_json(v.to_json()) == v
+    rows = dict(_memory_rows(v))
+    flash = rows["flash (edgeppg C library image where built, else TFLM estimate)"]
+    assert flash[0] == "75,744 B of 1,048,576 B (972,832 B free; measured from the edgeppg C library ELF)"
+    assert flash[1].startswith("60,768 B of 1,048,576 B") and "built for nrf52840 only" in flash[1]
+    assert rows["RAM (edgeppg C library image where built, else TFLM estimate)"][0].startswith("18,880 B of 262,144 B")
+    assert set(rows["flash, TFLM option (model + TFLM runtime est.)"]) >= {"60,768 B of 1,048,576 B (estimate)"}
+    assert rows["RAM, TFLM option (measured arena + runtime est.)"][0] == "19,584 B of 262,144 B (estimate)"
+    table = "| figure | a | b | c |\n|---|---|---|---|\n" + "".join(f"| {k} | " + " | ".join(c) + " |\n"
+                                                                for k, c in rows.items())
+    assert bad_cells(table) == [] and bad_cells(_verify_body(v)) == []
+    # not built: the TFLM estimate is primary everywhere, and every cell says why
+    img = {"measured": False, "reason": "arm-none-eabi-gcc not installed"}
+    v = VerifyResult.from_json(_verify_doc(img))
+    assert (v.flash_bytes, v.ram_bytes) == (60_768, 19_584) and not v.memory_measured
+    assert "no C library image: arm-none-eabi-gcc not installed" in v.flash_source
+    rows = dict(_memory_rows(v))
+    assert all(c.startswith("60,768 B of") and "arm-none-eabi-gcc not installed" in c
+               for c in rows["flash (edgeppg C library image where built, else TFLM estimate)"])
+
+
+def test_verify_json_from_before_the_c_library_was_primary_still_reads_as_tflm_estimates():
+    from edgeppg.pipeline.results import VerifyResult
+    from edgeppg.verify.budget import Budget, evaluate
+    from edgeppg.verify.report import summary_text
     from edgeppg.verify.targets import target_estimates
 
-    doc = {"arena_bytes": 1, "flash_bytes": 2, "ram_bytes": 3, "targets": target_estimates(1000, 2, 3),
+    old = {"arena_bytes": 1, "flash_bytes": 2, "ram_bytes": 3, "targets": target_estimates(1000, 2, 3),
            "firmware_image": {"measured": True, "board": "nrf52840", "flash_bytes": 41896, "ram_bytes": 15792}}
-    rows = dict(_image_rows(VerifyResult.from_json(doc)))
-    flash = rows["flash, edgeppg C library image (no TFLM)"]
-    assert flash[0] == "41,896 B of 1,048,576 B (measured from the ELF)" and flash[1] == "n/a (image built for nrf52840 only)"
-    doc["firmware_image"] = {"measured": False, "reason": "arm-none-eabi-gcc not installed"}
-    rows = dict(_image_rows(VerifyResult.from_json(doc)))
-    assert set(rows["RAM, edgeppg C library image (no TFLM)"]) == {"n/a (arm-none-eabi-gcc not installed)"}
-    assert VerifyResult.from_json(doc).to_json()["firmware_image"]["measured"] is False
+    for t in old["targets"].values():  # a /1 file's targets had no per-target sources
+        for k in ("flash_bytes", "ram_bytes", "flash_source", "ram_source"):
+            del t[k]
+    v = VerifyResult.from_json(old)
+    assert v.flash_source.startswith("estimate") and (v.tflm_estimate.flash_bytes, v.tflm_estimate.ram_bytes) == (2, 3)
+    assert not v.targets[0].memory_measured and v.targets[0].flash_bytes == 2
+    rows = evaluate(Budget("b", "b", (("flash.max_total_bytes", int, "max", ("flash_bytes",), "B", 10),
+                                      ("targets.nrf52840.min_ram_free_bytes", int, "min",
+                                       ("targets", "nrf52840", "ram_free_bytes"), "B", 10))), old)
+    assert rows[0].source == "estimate: model bytes + TFLM runtime"
+    assert rows[1].source.startswith("estimate: measured arena + runtime overhead")
+    verify = {**old, "model": {"name": "m", "params": 1, "macs": 1000, "model_bytes": 1}, "metrics": {},
+              "export_dir": "/e", "arena": {"minus_16_fails": True}, "tflm_vs_litert_ref_max_lsb": 0,
+              "tflm_vs_litert_ref": {"windows_differing": 0}, "host_latency_us": {}}
+    text = summary_text(verify)
+    assert "flash (model + TFLM runtime est.)" in text and "flash, C library (nRF52840 ELF, measured)" in text
+
+
+def test_check_gates_flash_and_ram_on_the_primary_figure_and_names_its_source():
+    from edgeppg.verify.budget import Budget, evaluate
+
+    items = (("flash.max_total_bytes", int, "max", ("flash_bytes",), "B", 70_000),
+             ("ram.max_total_bytes", int, "max", ("ram_bytes",), "B", 19_000),
+             ("targets.nrf52840.min_flash_free_bytes", int, "min", ("targets", "nrf52840", "flash_free_bytes"), "B", 0),
+             ("targets.nrf5340.min_flash_free_bytes", int, "min", ("targets", "nrf5340", "flash_free_bytes"), "B", 0),
+             ("targets.nrf52840.must_fit", bool, "bool", ("targets", "nrf52840", "fits"), "", True))
+    measured = evaluate(Budget("b", "b", items), _verify_doc({"measured": True, "board": "nrf52840",
+                                                              "flash_bytes": 75_744, "ram_bytes": 18_880}))
+    flash, ram, free52, free53, fits = measured
+    assert (flash.actual, flash.ok, flash.over_by) == (75_744, False, 5_744)  # the ELF figure is what is gated
+    assert flash.source == "measured: edgeppg C library ELF (size -A)"
+    assert (ram.actual, ram.ok) == (18_880, True) and ram.source.startswith("measured: edgeppg C library ELF")
+    assert free52.actual == 1_048_576 - 75_744 and free52.source.startswith("measured: edgeppg C library ELF")
+    assert free53.actual == 1_048_576 - 60_768 and free53.source.startswith("estimate: model bytes + TFLM runtime")
+    assert fits.source.startswith("measured")
+    fallback = evaluate(Budget("b", "b", items), _verify_doc({"measured": False, "reason": "no firmware/"}))
+    assert (fallback[0].actual, fallback[0].ok) == (60_768, True)
+    assert fallback[0].source == "estimate: model bytes + TFLM runtime (no C library image: no firmware/)"
+    assert fallback[1].actual == 19_584 and fallback[1].source.startswith("estimate: measured arena")
+    assert all(r.source.startswith("estimate") for r in fallback[2:])
 
 
 def test_every_check_row_says_whether_its_figure_is_measured_or_estimated(tmp_path):

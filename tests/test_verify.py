@@ -69,7 +69,8 @@ def test_figures_are_consistent_with_the_artifacts(verified):
     manifest = json.loads((d / "manifest.json").read_text())
     model_bytes = (d / "student_int8.tflite").stat().st_size
     assert r["model"]["model_bytes"] == model_bytes
-    assert r["flash_bytes"] == model_bytes + r["flash"]["runtime_bytes_est"]
+    assert r["tflm_estimate"]["flash_bytes"] == model_bytes + r["flash"]["runtime_bytes_est"]
+    assert r["tflm_estimate"]["ram_bytes"] == r["arena_bytes"] + r["ram"]["runtime_overhead_bytes_est"]
     assert r["model"]["macs"] == manifest["model"]["macs"]  # graph MAC count agrees with the spec's
     assert set(r["model"]["tflite_ops"]) >= {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED"}
     nrf = r["targets"]["nrf52840"]
@@ -77,6 +78,44 @@ def test_figures_are_consistent_with_the_artifacts(verified):
     assert nrf["ram_free_bytes"] == 256 * 1024 - r["ram_bytes"]
     # a profile with less clock takes longer for the same MACs
     assert r["targets"]["nrf52840"]["est_latency_ms"] > r["targets"]["stm32l4r5"]["est_latency_ms"]
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc missing (make toolchain)")
+def test_primary_flash_and_ram_are_the_c_library_elf_and_tflm_is_the_second_option(verified):
+    """Issue 16: the measured image replaces the estimate as the primary figure; the TFLM path keeps its estimate."""
+    from edgeppg.firmware.elfsize import elf_memory
+
+    d, r = verified
+    img = r["firmware_image"]
+    assert img["measured"] is True and img["board"] == "nrf52840"
+    mem = elf_memory(img["elf"])
+    assert r["flash_bytes"] == img["flash_bytes"] == mem["flash_bytes"] > 0
+    assert r["ram_bytes"] == img["ram_bytes"] == mem["ram_bytes"] > mem["stack_reserved_bytes"]
+    assert r["flash_source"] == "measured: edgeppg C library ELF (size -A)"
+    assert r["ram_source"].startswith("measured: edgeppg C library ELF") and "stack reservation" in r["ram_source"]
+    assert r["tflm_estimate"]["flash_source"].startswith("estimate: model bytes + TFLM runtime")
+    assert r["tflm_estimate"]["flash_bytes"] != r["flash_bytes"]
+    nrf, other = r["targets"]["nrf52840"], r["targets"]["nrf5340"]
+    assert nrf["flash_free_bytes"] == 1024 * 1024 - r["flash_bytes"] and nrf["flash_source"] == r["flash_source"]
+    assert other["flash_free_bytes"] == 1024 * 1024 - r["tflm_estimate"]["flash_bytes"]  # no image built for it
+    assert other["flash_source"].startswith("estimate") and "built for nrf52840 only" in other["flash_source"]
+    md = (d / "verify" / "verify.md").read_text()
+    assert f"{r['flash_bytes']:,} B" in md and "measured: edgeppg C library ELF" in md and "TFLM option" in md
+
+
+def test_without_the_toolchain_the_tflm_estimate_is_primary_and_says_why(export_copy, monkeypatch):
+    import shutil as sh
+
+    which = sh.which
+    monkeypatch.setattr(sh, "which", lambda name, *a, **k: None if name == "arm-none-eabi-gcc" else which(name, *a, **k))
+    r = verify_export(export_copy, cfg=dataclasses.replace(FAST, max_windows=4, plots=False))
+    assert r["firmware_image"]["measured"] is False
+    est = r["tflm_estimate"]
+    assert (r["flash_bytes"], r["ram_bytes"]) == (est["flash_bytes"], est["ram_bytes"])
+    assert r["flash_bytes"] == r["model"]["model_bytes"] + r["flash"]["runtime_bytes_est"]
+    assert r["flash_source"].startswith("estimate: model bytes + TFLM runtime (no C library image: arm-none-eabi-gcc")
+    assert r["ram_source"].startswith("estimate: measured arena + runtime overhead (no C library image")
+    assert all(t["flash_source"].startswith("estimate") for t in r["targets"].values())
 
 
 def test_arena_is_the_smallest_that_works_and_minus_16_fails(verified):

@@ -57,7 +57,8 @@ _bench_json = click.option("--bench-json", type=click.Path(path_type=Path), defa
               help="distill metrics.json for the size/accuracy chart (default: EXPORT_DIR/distill_metrics.json)")
 @_bench_json
 def verify(export_dir, out, runs, warmup, max_windows, no_plots, distill_metrics, bench_json):
-    """Check EXPORT_DIR's sha256s, then measure it on the host: TFLM arena, flash, latency, per-target fit.
+    """Check EXPORT_DIR's sha256s, then measure it: flash/RAM of the C library's nRF52840 ELF (TFLM estimate
+    second), TFLM arena, host latency, per-target fit.
 
     Writes verify.json (fixed keys for CI) and verify.md with PNG plots into --out.
     """

@@ -302,7 +302,10 @@ def measure_firmware_image(export_dir: str | os.PathLike, build_dir: str | os.Pa
     if shutil.which("arm-none-eabi-gcc") is None or shutil.which("make") is None:
         return {"measured": False, "reason": "arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi "
                                              "libnewlib-arm-none-eabi)"}
-    elf = build_example(fw, board, build_dir)
+    try:
+        elf = build_example(fw, board, build_dir)
+    except EdgePPGError as exc:  # verify falls back to the TFLM estimate and says why
+        return {"measured": False, "board": board, "reason": str(exc).splitlines()[0]}
     mem = elf_memory(elf, NRF52840)
     return {"measured": True, "board": board, "runtime": "edgeppg C library (generated model + kernels, no TFLM)",
             "image": "firmware/examples/baremetal (library + example main + one demo window)",

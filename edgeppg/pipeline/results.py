@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeppg.verify.budget import CheckResult
-from edgeppg.verify.targets import TargetFigures
+from edgeppg.verify.targets import TFLM_FLASH_SOURCE, TFLM_RAM_SOURCE, TargetFigures
 
 
 REAL_STUDENT, REAL_TEACHER = "student-int8", "teacher-fp32"  # the real stage's model labels
@@ -184,9 +184,27 @@ class FirmwareImage:
 
 
 @dataclass(frozen=True)
+class TflmEstimate:
+    """verify.json["tflm_estimate"]: the TFLM path, kept as the labelled second option beside the C library."""
+    flash_bytes: int
+    ram_bytes: int
+    flash_source: str = TFLM_FLASH_SOURCE
+    ram_source: str = TFLM_RAM_SOURCE
+
+    @classmethod
+    def from_json(cls, d: dict) -> "TflmEstimate":
+        return cls(int(d["flash_bytes"]), int(d["ram_bytes"]), str(d.get("flash_source") or TFLM_FLASH_SOURCE),
+                   str(d.get("ram_source") or TFLM_RAM_SOURCE))
+
+    def to_json(self) -> dict:
+        return {"flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes, "flash_source": self.flash_source,
+                "ram_source": self.ram_source}
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     arena_bytes: int
-    flash_bytes: int
+    flash_bytes: int  # primary: the C library ELF where it was built (flash_source says), else the TFLM estimate
     ram_bytes: int
     model_bytes: int
     macs: int
@@ -198,6 +216,14 @@ class VerifyResult:
     bench_ignored: str | None
     plots: dict[str, str]
     firmware_image: FirmwareImage | None = None  # None: verify.json from before the C library existed
+    # a verify.json from before the C library image became primary has no sources: its figures were the TFLM estimate
+    flash_source: str = TFLM_FLASH_SOURCE
+    ram_source: str = TFLM_RAM_SOURCE
+    tflm_estimate: TflmEstimate | None = None  # from_json fills it from the old primary figures when absent
+
+    @property
+    def memory_measured(self) -> bool:
+        return self.flash_source.startswith("measured") and self.ram_source.startswith("measured")
 
     @classmethod
     def from_json(cls, v: dict) -> "VerifyResult":
@@ -210,7 +236,10 @@ class VerifyResult:
                    tuple(TargetFigures.from_json(n, t) for n, t in (v.get("targets") or {}).items()),
                    Scores.from_json(v.get("metrics")), _int((v.get("metrics") or {}).get("n_windows")),
                    bench.get("path"), bench.get("ignored"), dict(v.get("plots") or {}),
-                   FirmwareImage.from_json(v["firmware_image"]) if isinstance(v.get("firmware_image"), dict) else None)
+                   FirmwareImage.from_json(v["firmware_image"]) if isinstance(v.get("firmware_image"), dict) else None,
+                   str(v.get("flash_source") or TFLM_FLASH_SOURCE), str(v.get("ram_source") or TFLM_RAM_SOURCE),
+                   TflmEstimate.from_json(v["tflm_estimate"]) if isinstance(v.get("tflm_estimate"), dict)
+                   else TflmEstimate(int(v["flash_bytes"]), int(v["ram_bytes"])))
 
     def to_json(self) -> dict:
         return {"arena_bytes": self.arena_bytes, "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes,
@@ -219,7 +248,9 @@ class VerifyResult:
                                     for h in self.host_latency},
                 "targets": {t.name: t.to_json() for t in self.targets}, "metrics": self.metrics.to_json(),
                 "n_windows": self.n_windows, "bench": {"path": self.bench_path, "ignored": self.bench_ignored},
-                "firmware_image": self.firmware_image.to_json() if self.firmware_image else None}
+                "firmware_image": self.firmware_image.to_json() if self.firmware_image else None,
+                "flash_source": self.flash_source, "ram_source": self.ram_source,
+                "tflm_estimate": self.tflm_estimate.to_json() if self.tflm_estimate else None}
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,8 @@ def _verify(cfg: PipelineConfig, log: Logger, ctx: StageContext) -> dict:
     verify_export(ctx.input_dir("export"), ctx.dir, verify_config(ctx.dir.parent), log=log)
     v = VerifyResult.from_json(read_json(ctx.dir / "verify.json") or {})
     nrf = next((t for t in v.targets if t.name == "nrf52840"), None)
-    return {"arena_bytes": v.arena_bytes, "flash_bytes": v.flash_bytes,
+    return {"arena_bytes": v.arena_bytes, "flash_bytes": v.flash_bytes, "ram_bytes": v.ram_bytes,
+            "flash_ram_source": "measured: C library ELF" if v.memory_measured else "estimate: TFLM",
             "nrf52840_latency_ms": nrf.latency_ms if nrf else None,
             "nrf52840_latency_source": nrf.source_label() if nrf else None}
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from edgeppg.config import PipelineConfig, to_dict
 from edgeppg.pipeline.report import write_report
-from edgeppg.pipeline.results import REAL_STUDENT, REAL_TEACHER, BenchResult, RealResult, RunResults, Scores, VerifyResult
+from edgeppg.pipeline.results import (REAL_STUDENT, REAL_TEACHER, BenchResult, RealResult, RunResults, Scores,
+                                      TflmEstimate, VerifyResult)
 from edgeppg.pipeline.stages import StageRecord
 from edgeppg.verify.budget import CheckResult, Row
 
@@ -93,11 +94,7 @@ def card(res: RunResults) -> str:
                 ("fits in flash and RAM", [("yes" if t.fits else "NO") for t in v.targets]),
                 ("latency", [t.latency_label() for t in v.targets]),
                 ("latency, TFLM reference kernels", [t.reference_label() for t in v.targets]),
-                ("flash (model + TFLM runtime est.)", [f"{v.flash_bytes:,} B of {t.flash_total_bytes:,} B "
-                                                       f"({t.flash_free_bytes:,} B free)" for t in v.targets]),
-                ("RAM (measured arena + runtime est.)", [f"{v.ram_bytes:,} B of {t.ram_total_bytes:,} B "
-                                                         f"({t.ram_free_bytes:,} B free)" for t in v.targets]),
-                *_image_rows(v)]
+                *_memory_rows(v)]
         out += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
     else:
         out.append("Per-target figures: n/a (no verify stage in this run).")
@@ -105,24 +102,31 @@ def card(res: RunResults) -> str:
     return "\n".join(out)
 
 
-def _image_rows(v: VerifyResult) -> list[tuple[str, list[str]]]:
-    """The edgeppg C library (no TFLM) as built for one board: flash and RAM read from its ELF."""
+def _memory_rows(v: VerifyResult) -> list[tuple[str, list[str]]]:
+    """Primary flash/RAM per target (the edgeppg C library image's ELF on the board it was built for, the TFLM
+    estimate elsewhere; each cell names its source), then the TFLM path as the labelled second option."""
+    def primary(t, what: str) -> str:
+        used, total, free = ((t.flash_bytes, t.flash_total_bytes, t.flash_free_bytes) if what == "flash" else
+                             (t.ram_bytes, t.ram_total_bytes, t.ram_free_bytes))
+        src = "measured from the edgeppg C library ELF" if t.memory_measured else _why_estimate(v, t)
+        return f"{used:,} B of {total:,} B ({free:,} B free; {src})"
+
+    est = v.tflm_estimate or TflmEstimate(v.flash_bytes, v.ram_bytes)
+    return [("flash (edgeppg C library image where built, else TFLM estimate)", [primary(t, "flash") for t in v.targets]),
+            ("RAM (edgeppg C library image where built, else TFLM estimate)", [primary(t, "RAM") for t in v.targets]),
+            ("flash, TFLM option (model + TFLM runtime est.)",
+             [f"{est.flash_bytes:,} B of {t.flash_total_bytes:,} B (estimate)" for t in v.targets]),
+            ("RAM, TFLM option (measured arena + runtime est.)",
+             [f"{est.ram_bytes:,} B of {t.ram_total_bytes:,} B (estimate)" for t in v.targets])]
+
+
+def _why_estimate(v: VerifyResult, t) -> str:
     img = v.firmware_image
     if img is None:
-        return []
-    rows = []
-    for what, key in (("flash", "flash_bytes"), ("RAM", "ram_bytes")):
-        cells = []
-        for t in v.targets:
-            if not img.measured:
-                cells.append(na(img.reason or "not measured"))
-            elif t.name != img.board:
-                cells.append(na(f"image built for {img.board} only"))
-            else:
-                total = t.flash_total_bytes if what == "flash" else t.ram_total_bytes
-                cells.append(f"{getattr(img, key):,} B of {total:,} B (measured from the ELF)")
-        rows.append((f"{what}, edgeppg C library image (no TFLM)", cells))
-    return rows
+        return "TFLM estimate: no C library image in this verify.json"
+    if not img.measured:
+        return f"TFLM estimate: C library image not built, {img.reason or 'not measured'}"
+    return f"TFLM estimate: C library image built for {img.board} only"
 
 
 def _accuracy_card(res: RunResults) -> str:
@@ -170,8 +174,10 @@ def _f(v: Any) -> float | None:
 # ---------------------------------------------------------------- the sections
 
 def _verify_body(v: VerifyResult) -> str:
-    body = [f"TFLM arena {v.arena_bytes:,} B (smallest that works), RAM {v.ram_bytes:,} B (arena + runtime estimate), "
-            f"flash {v.flash_bytes:,} B (model + TFLM runtime estimate).", "",
+    est = v.tflm_estimate or TflmEstimate(v.flash_bytes, v.ram_bytes)
+    body = [f"Flash {v.flash_bytes:,} B ({v.flash_source}), RAM {v.ram_bytes:,} B ({v.ram_source}). "
+            f"TFLM option: flash {est.flash_bytes:,} B (model + TFLM runtime estimate), RAM {est.ram_bytes:,} B "
+            f"(TFLM arena {v.arena_bytes:,} B, the smallest that works, + runtime estimate).", "",
             "### Host latency (this machine, one thread, one window per call)", "",
             "| runtime | median µs | p90 µs |", "|---|---:|---:|"]
     for h in v.host_latency:
@@ -183,6 +189,9 @@ def _verify_body(v: VerifyResult) -> str:
         body.append(f"| {t.name} | {num(t.latency_ms, 2)} | {t.source_label()} | "
                     f"{num(t.latency_ms_reference_kernels, 2, 'not in verify.json')} | {t.flash_free_bytes:,} | "
                     f"{t.ram_free_bytes:,} | {'yes' if t.fits else 'NO'} |")
+    body += ["", "Free flash/RAM: " + "; ".join(
+        f"{t.name} after {'the edgeppg C library ELF (measured)' if t.memory_measured else 'the TFLM estimate'}"
+        for t in v.targets) + "."]
     if v.bench_ignored:
         body += ["", f"bench.json {v.bench_path} ignored: {v.bench_ignored}"]
     return "\n".join(body)

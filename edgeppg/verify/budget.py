@@ -4,6 +4,8 @@ Budget file (every key optional, at least one budget; unknown keys are errors):
 
     [flash]        max_model_bytes, max_total_bytes          (int, bytes)
     [ram]          max_arena_bytes, max_total_bytes          (int, bytes)
+                   max_total_bytes gates verify's primary figure: the C library's ELF where it was built (nRF52840),
+                   else the TFLM estimate; the row's source says which
     [targets.<profile>]  max_latency_ms (float), min_flash_free_bytes, min_ram_free_bytes (int), must_fit (bool)
     [accuracy]     min_rhythm_macro_f1, max_hr_mae_bpm, max_rr_mae_bpm                      (float)
     [degradation]  max_f1_drop, max_hr_mae_increase_bpm, max_rr_mae_increase_bpm (float), max_tflm_lsb (int)
@@ -200,7 +202,7 @@ def _lookup(d: dict, path: tuple[str, ...]) -> Any:
 # where each gated figure comes from: measured, or an estimate (and of what), so no reader takes one for the other
 _SOURCES: dict[tuple[str, ...], str] = {
     ("model", "model_bytes"): "measured: .tflite bytes",
-    ("flash_bytes",): "estimate: model bytes + TFLM runtime",
+    ("flash_bytes",): "estimate: model bytes + TFLM runtime",  # a verify.json without flash_source (see _source)
     ("arena_bytes",): "measured: smallest TFLM arena that runs",
     ("ram_bytes",): "estimate: measured arena + runtime overhead",
     ("tflm_vs_litert_ref_max_lsb",): "measured: TFLM vs LiteRT reference kernels",
@@ -210,17 +212,36 @@ _SOURCES: dict[tuple[str, ...], str] = {
 def _source(verify: dict, vpath: tuple[str, ...]) -> str:
     """The source of the figure at vpath: latency says estimate (which kernels) or measured (which count)."""
     if len(vpath) == 3 and vpath[0] == "targets":
+        t = _lookup(verify, vpath[:2])
         if vpath[2] != "est_latency_ms":
-            return "estimate: flash and RAM totals against the board"
+            return _target_memory_source(t, vpath[2])
         from edgeppg.verify.targets import latency_kind
 
-        t = _lookup(verify, vpath[:2])
         return ", ".join(latency_kind(t)) if isinstance(t, dict) else ""
+    primary = {("flash_bytes",): "flash_source", ("ram_bytes",): "ram_source"}.get(vpath)
+    if primary and isinstance(verify.get(primary), str):
+        return verify[primary]  # the C library ELF (measured) or the TFLM estimate, and why
     if vpath[0] in ("metrics", "degradation"):
         return "measured: int8 TFLM on the held-out windows" if vpath[0] == "metrics" else "measured: parity.json"
     if vpath[0] == "real":
         return "measured: real.json (int8 LiteRT on real PPG)"
     return _SOURCES.get(vpath, "")
+
+
+def _target_memory_source(t: Any, key: str) -> str:
+    """A target's free flash/RAM (or fits): the board's total minus the primary figure, named by its source."""
+    from edgeppg.verify.targets import TFLM_FLASH_SOURCE, TFLM_RAM_SOURCE
+
+    t = t if isinstance(t, dict) else {}
+    flash = str(t.get("flash_source") or TFLM_FLASH_SOURCE)  # a verify.json from before: the TFLM estimate
+    ram = str(t.get("ram_source") or TFLM_RAM_SOURCE)
+    if key == "flash_free_bytes":
+        return f"{flash}, subtracted from the board's flash"
+    if key == "ram_free_bytes":
+        return f"{ram}, subtracted from the board's RAM"
+    if flash.startswith("measured") and ram.startswith("measured"):
+        return "measured: C library ELF flash and RAM against the board"
+    return f"estimate: TFLM flash and RAM against the board{flash[len(TFLM_FLASH_SOURCE):]}"
 
 
 def evaluate(budget: Budget, verify: dict) -> tuple[Row, ...]:

@@ -35,6 +35,31 @@ def _image_rows(img: dict | None) -> list[list]:
             ["RAM, C library (ELF data+bss+stack)", _kib(img["ram_bytes"])]]
 
 
+def tflm_estimate(r: dict[str, Any]) -> dict[str, Any]:
+    """verify.json's TFLM option; a file from before the C library image was primary had it as its only figures."""
+    est = r.get("tflm_estimate")
+    if isinstance(est, dict):
+        return est
+    return {"flash_bytes": r.get("flash_bytes"), "ram_bytes": r.get("ram_bytes"),
+            "flash_source": "estimate: model bytes + TFLM runtime", "ram_source": "estimate: measured arena + runtime overhead"}
+
+
+def _memory_rows(r: dict[str, Any]) -> list[list]:
+    """Primary flash/RAM (the C library ELF where it was built, else the TFLM estimate), then the TFLM option."""
+    est = tflm_estimate(r)
+    if "flash_source" not in r:  # a verify.json from before: the TFLM estimate was the primary figure
+        return [*_image_rows(r.get("firmware_image")),
+                ["flash (model + TFLM runtime est.)", _kib(r["flash_bytes"])],
+                ["RAM (arena + runtime est.)", _kib(r["ram_bytes"])]]
+    rows = [["flash (primary)", f"{_kib(r['flash_bytes'])} — {r['flash_source']}"],
+            ["RAM (primary)", f"{_kib(r['ram_bytes'])} — {r['ram_source']}"]]
+    img = r.get("firmware_image") or {}
+    if img.get("measured") and img.get("stack_reserved_bytes") is not None:
+        rows.append(["  of which stack reservation", _kib(img["stack_reserved_bytes"])])
+    return rows + [["flash, TFLM option (model + runtime est.)", _kib(est["flash_bytes"])],
+                   ["RAM, TFLM option (arena + runtime est.)", _kib(est["ram_bytes"])]]
+
+
 def summary_text(r: dict[str, Any]) -> str:
     m, met = r["model"], r["metrics"]
     lines = [
@@ -42,11 +67,9 @@ def summary_text(r: dict[str, Any]) -> str:
         "",
         table(["figure", "value"], [
             ["model (.tflite)", _kib(m["model_bytes"])],
-            *_image_rows(r.get("firmware_image")),
-            ["flash (model + TFLM runtime est.)", _kib(r["flash_bytes"])],
+            *_memory_rows(r),
             ["TFLM arena (smallest that works)", _kib(r["arena_bytes"])],
             ["  arena - 16 B fails to allocate", "yes" if r["arena"]["minus_16_fails"] else "NO"],
-            ["RAM (arena + runtime est.)", _kib(r["ram_bytes"])],
             ["TFLM vs LiteRT reference", f"{r['tflm_vs_litert_ref_max_lsb']} LSB max, "
                                          f"{r['tflm_vs_litert_ref']['windows_differing']} windows differ"],
             ["rhythm macro-F1 (TFLM int8)", _f(met.get("rhythm_macro_f1"))],
@@ -60,15 +83,31 @@ def summary_text(r: dict[str, Any]) -> str:
                for k, v in r["host_latency_us"].items()]),
         "",
         table(["target", "core", "MHz", "latency ms", "latency source", "TFLM ref. kernels ms (est.)", "flash free",
-               "RAM free", "fits"],
+               "RAM free", "fits", "flash/RAM source"],
               [[t.name, t.core, _f(t.clock_mhz, 0), _f(t.latency_ms, 2), t.source_label(),
                 _f(t.latency_ms_reference_kernels, 2), _kib(t.flash_free_bytes), _kib(t.ram_free_bytes),
-                "yes" if t.fits else "NO"] for t in _targets(r)]),
+                "yes" if t.fits else "NO", "C library ELF (measured)" if t.memory_measured else "TFLM estimate"]
+               for t in _targets(r)]),
     ]
     ts = _targets(r)
     lines += ["", "latency: " + "; ".join(sorted({t.latency_source for t in ts}) +
                                           sorted({t.latency_reference_source for t in ts}))]
     return "\n".join(lines)
+
+
+def _memory_notes(r: dict[str, Any]) -> list[str]:
+    if "flash_source" not in r:
+        return []
+    img = r.get("firmware_image") or {}
+    if img.get("measured"):
+        how = (f"the edgeppg C library (generated model + kernels, no TFLM) linked for {img.get('board')} "
+               f"(`{img.get('image', 'firmware/examples/baremetal')}`), flash = sections loaded into flash, RAM = "
+               f"sections in RAM including the {img.get('stack_reserved_bytes', 0):,} B stack reservation "
+               f"({img.get('method', 'arm-none-eabi-size -A')}); other targets keep the TFLM estimate")
+    else:
+        how = f"the C library image was not built ({img.get('reason') or 'no firmware/'}), so the TFLM estimate is primary"
+    return [f"- **Flash/RAM (primary)**: {r['flash_bytes']:,} B flash ({r['flash_source']}), {r['ram_bytes']:,} B RAM "
+            f"({r['ram_source']}): {how}."]
 
 
 def render_markdown(r: dict[str, Any]) -> str:
@@ -80,9 +119,10 @@ def render_markdown(r: dict[str, Any]) -> str:
            f"- **Arena**: {r['arena']['note']}. TFLM reports {r['arena']['allocation_total_bytes']:,} bytes in use; "
            f"{r['arena_bytes']:,} is the smallest arena that works (found in {r['arena']['search_trials']} trials; "
            f"arena − 1 fails: {r['arena']['minus_1_fails']}, arena − 16 fails: {r['arena']['minus_16_fails']}).",
-           f"- **Flash**: {r['flash']['note']}. Kernels: "
+           *_memory_notes(r),
+           f"- **Flash, TFLM option (estimate)**: {r['flash']['note']}. Kernels: "
            + ", ".join(f"{k} {v} B" for k, v in r["flash"]["runtime_kernel_bytes_est"].items()) + ".",
-           f"- **RAM**: {r['ram']['note']}.",
+           f"- **RAM, TFLM option (estimate)**: {r['ram']['note']}.",
            f"- **Ops** in the .tflite: " + ", ".join(f"{k}×{v}" for k, v in m["tflite_ops"].items()) + ".",
            f"- **MACs** per inference counted from the .tflite graph: {m['macs']:,}"
            + (f" (manifest: {m['macs_manifest']:,})" if m.get("macs_manifest") else "") + ".",

@@ -2,8 +2,10 @@
 
 Every number here that is not measured is an ESTIMATE, named as such in verify.json/verify.md:
   - latency = MACs x cycles-per-MAC / clock, unless a firmware-harness measurement (bench.json) exists;
-  - flash   = model bytes + TFLM runtime (core + one kernel per op kind the model uses);
-  - RAM     = measured TFLM arena + a fixed runtime overhead (interpreter, op resolver, kernel stack).
+  - flash/RAM: on a board the edgeppg C library image was built for, read from that ELF (measured, the primary
+    figure); elsewhere (and as the labelled TFLM option everywhere) the TFLM estimate:
+      flash = model bytes + TFLM runtime (core + one kernel per op kind the model uses),
+      RAM   = measured TFLM arena + a fixed runtime overhead (interpreter, op resolver, kernel stack).
 """
 
 from __future__ import annotations
@@ -66,6 +68,35 @@ def flash_estimate(model_bytes: int, ops: dict[str, int]) -> dict[str, Any]:
             "runtime_core_bytes_est": TFLM_CORE_FLASH, "runtime_kernel_bytes_est": kernels,
             "note": "model bytes measured; TFLM runtime = 16 KiB core (TFLM docs: fits in 16 KB on Cortex-M3) + "
                     "a per-kernel estimate for each op kind the model uses (reference int8 kernels, -Os)"}
+
+
+# where the flash/RAM figures come from: the C library's ELF (primary where it was built) or the TFLM estimate
+TFLM_FLASH_SOURCE = "estimate: model bytes + TFLM runtime"
+TFLM_RAM_SOURCE = "estimate: measured arena + runtime overhead"
+IMAGE_FLASH_SOURCE = "measured: edgeppg C library ELF (size -A)"
+IMAGE_RAM_SOURCE = "measured: edgeppg C library ELF (data+bss+stack reservation)"
+
+
+def memory_figures(tflm_flash: int, tflm_ram: int, image: dict | None) -> dict[str, Any]:
+    """verify.json's primary flash/RAM and their sources, plus the TFLM path kept as a labelled second option.
+
+    `image` is `measure_firmware_image`'s result: when it measured, the primary figures are that ELF's (the edgeppg
+    C library as linked for image["board"], stack reservation included); otherwise the TFLM estimate, with the
+    reason the image is missing in the source label."""
+    tflm = {"flash_bytes": int(tflm_flash), "ram_bytes": int(tflm_ram), "flash_source": TFLM_FLASH_SOURCE,
+            "ram_source": TFLM_RAM_SOURCE, "runtime": "TFLM (firmware/tflm/ example; sizes not built here)"}
+    if image and image.get("measured") and image.get("board") in PROFILES:
+        stack = image.get("stack_reserved_bytes")
+        ram_source = (IMAGE_RAM_SOURCE if stack is None else
+                      f"measured: edgeppg C library ELF (data+bss + {int(stack):,} B stack reservation)")
+        return {"flash_bytes": int(image["flash_bytes"]), "ram_bytes": int(image["ram_bytes"]),
+                "flash_source": IMAGE_FLASH_SOURCE, "ram_source": ram_source, "board": image["board"],
+                "tflm_estimate": tflm}
+    why = (image or {}).get("reason") or "not built"
+    return {"flash_bytes": int(tflm_flash), "ram_bytes": int(tflm_ram),
+            "flash_source": f"{TFLM_FLASH_SOURCE} (no C library image: {why})",
+            "ram_source": f"{TFLM_RAM_SOURCE} (no C library image: {why})", "board": None, "missing": why,
+            "tflm_estimate": tflm}
 
 
 # ---------------------------------------------------------------- firmware-harness measurement
@@ -137,11 +168,22 @@ def _bench_for(profile: DeviceProfile, bench: dict[str, Any] | None) -> dict[str
     return (same or bench["entries"])[0]
 
 
-def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[str, Any] | None = None) -> dict:
+def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[str, Any] | None = None,
+                     memory: dict[str, Any] | None = None) -> dict:
     """Per profile: estimated latency (or bench-measured), flash/RAM headroom and whether it fits.
-    Every latency names its source: measured (which harness, which count) or estimate (which kernels, cycles/MAC)."""
+    Every latency names its source: measured (which harness, which count) or estimate (which kernels, cycles/MAC).
+    flash_bytes/ram_bytes are the TFLM estimate; `memory` (`memory_figures`) puts the measured C library image on
+    the board it was built for. Every other profile keeps the TFLM estimate, and each entry names its source."""
     out = {}
     for name, p in PROFILES.items():
+        if memory is not None and memory.get("board") == name:
+            used_flash, used_ram = int(memory["flash_bytes"]), int(memory["ram_bytes"])
+            flash_src, ram_src = str(memory["flash_source"]), str(memory["ram_source"])
+        else:
+            why = ("" if memory is None else f" (C library image built for {memory['board']} only)"
+                   if memory.get("board") else f" (no C library image: {memory.get('missing') or 'not built'})")
+            used_flash, used_ram = int(flash_bytes), int(ram_bytes)
+            flash_src, ram_src = TFLM_FLASH_SOURCE + why, TFLM_RAM_SOURCE + why
         b = _bench_for(p, bench)
         if b is not None:
             cycles = float(b["instructions_per_inference"])
@@ -152,8 +194,8 @@ def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[st
             cycles = macs * p.cycles_per_mac
             source = f"estimate: {macs} MACs x {p.cycles_per_mac} cycles/MAC (CMSIS-NN-class int8 kernels)"
             kind, kernels = "estimate", f"CMSIS-NN-class int8 kernels, {p.cycles_per_mac} cycles/MAC"
-        flash_free = p.flash_bytes - flash_bytes
-        ram_free = p.ram_bytes - ram_bytes
+        flash_free = p.flash_bytes - used_flash
+        ram_free = p.ram_bytes - used_ram
         out[name] = {
             "core": p.core, "clock_mhz": p.clock_mhz, "flash_total_bytes": p.flash_bytes, "ram_total_bytes": p.ram_bytes,
             "est_cycles": int(round(cycles)), "est_latency_ms": round(cycles / (p.clock_mhz * 1e3), 3),
@@ -161,6 +203,7 @@ def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[st
             "latency_source": source, "measured": b is not None, "latency_kind": kind, "latency_kernels": kernels,
             "latency_reference_source": f"estimate: {macs} MACs x {CYCLES_PER_MAC_REFERENCE} cycles/MAC "
                                         "(TFLM reference kernels, plain C)",
+            "flash_bytes": used_flash, "ram_bytes": used_ram, "flash_source": flash_src, "ram_source": ram_src,
             "flash_free_bytes": int(flash_free), "ram_free_bytes": int(ram_free), "fits": bool(flash_free >= 0 and ram_free >= 0),
         }
     return out
@@ -192,6 +235,22 @@ class TargetFigures:
     flash_free_bytes: int
     ram_free_bytes: int
     fits: bool
+    # where the flash/RAM that the free figures subtract come from; a verify.json from before the C library image
+    # became the primary figure has none: its figures were the TFLM estimate
+    flash_source: str = TFLM_FLASH_SOURCE
+    ram_source: str = TFLM_RAM_SOURCE
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.flash_total_bytes - self.flash_free_bytes
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.ram_total_bytes - self.ram_free_bytes
+
+    @property
+    def memory_measured(self) -> bool:
+        return self.flash_source.startswith("measured")
 
     @property
     def measured(self) -> bool:
@@ -215,6 +274,8 @@ class TargetFigures:
                 "est_latency_ms_reference_kernels": self.latency_ms_reference_kernels,
                 "latency_source": self.latency_source, "measured": self.measured, "latency_kind": self.latency_kind,
                 "latency_kernels": self.latency_kernels, "latency_reference_source": self.latency_reference_source,
+                "flash_bytes": self.flash_bytes, "ram_bytes": self.ram_bytes, "flash_source": self.flash_source,
+                "ram_source": self.ram_source,
                 "flash_free_bytes": self.flash_free_bytes, "ram_free_bytes": self.ram_free_bytes, "fits": self.fits}
 
     @classmethod
@@ -225,4 +286,5 @@ class TargetFigures:
                    str(t.get("latency_reference_source") or f"estimate: {CYCLES_PER_MAC_REFERENCE} cycles/MAC "
                        "(TFLM reference kernels, plain C)"),
                    int(t["flash_total_bytes"]), int(t["ram_total_bytes"]), int(t["flash_free_bytes"]),
-                   int(t["ram_free_bytes"]), bool(t["fits"]))
+                   int(t["ram_free_bytes"]), bool(t["fits"]), str(t.get("flash_source") or TFLM_FLASH_SOURCE),
+                   str(t.get("ram_source") or TFLM_RAM_SOURCE))
