@@ -329,6 +329,7 @@ def _real_body(real: RealResult) -> str:
                    f"{o.get('max_windows') or 'all'} windows each.")
     out.append("\nThe bar chart (`real/realism.png`, figures in `real/realism.json`) compares the generator's windows "
                "with the real recordings: band powers of the raw signal (wander < 0.5 Hz, pulse 0.5-4 Hz, > 4 Hz) and "
-               "the model input's spectral-peak concentration, 2nd-harmonic ratio, skewness and kurtosis (median, IQR).")
+               "the model input's spectral-peak concentration, 2nd-harmonic ratio, rival-rhythm ratio (a second peak "
+               "such as arm swing), skewness and kurtosis (median, IQR).")
     return "\n".join(out)
 

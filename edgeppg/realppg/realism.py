@@ -21,6 +21,8 @@ STATS = {
     "hf_frac": "power above 4 Hz / total (raw)",
     "peak_conc": "spectral peak +-0.15 Hz / 0.5-4 Hz power (model input)",
     "harmonic_ratio": "power at 2x the peak / at the peak (model input)",
+    # a second rhythm beside the pulse (arm swing, cadence): what a wrist during walking shows and generator /2 lacked
+    "rival_ratio": "strongest 0.5-4 Hz peak >= 0.3 Hz off the top peak and its (sub)harmonic / the top peak (model input)",
     "skewness": "sample skewness (model input; pulse-up PPG is positive)",
     "kurtosis": "excess kurtosis (model input)",
 }
@@ -49,6 +51,13 @@ def window_stats(raw: np.ndarray, pre: Preprocessing) -> dict[str, np.ndarray]:
     near2 = np.abs(f[None, :] - 2 * fpk[:, None]) <= 0.15
     out["peak_conc"] = (py * near).sum(axis=1) / (py[:, band].sum(axis=1) + 1e-30)
     out["harmonic_ratio"] = (py * near2).sum(axis=1) / ((py * near).sum(axis=1) + 1e-30)
+    d = f[None, :]
+    rival_band = band[None, :] & (np.abs(d - fpk[:, None]) >= 0.3) & (np.abs(d - 2 * fpk[:, None]) > 0.15) \
+        & (np.abs(d - fpk[:, None] / 2) > 0.15)
+    f2 = f[np.where(rival_band, py, -1.0).argmax(axis=1)]
+    near_r = np.abs(d - f2[:, None]) <= 0.15
+    out["rival_ratio"] = np.where(rival_band.any(axis=1),
+                                  (py * near_r).sum(axis=1) / ((py * near).sum(axis=1) + 1e-30), 0.0)
     out["skewness"] = sst.skew(y, axis=1)
     out["kurtosis"] = sst.kurtosis(y, axis=1)
     return out
@@ -86,7 +95,7 @@ def synthetic_groups(n: int = 600, seed: int = 7, sensor_domain: bool = True, fs
     from edgeppg.data.synth import NOISE, synth_pairs
 
     _, ppg = synth_pairs(n, seed, fs_ppg=fs_hz, sensor_domain=sensor_domain)
-    tag = "synth /2" if sensor_domain else "synth /1"
+    tag = "synth /3" if sensor_domain else "synth /1"  # /3: today's sensor domain (arm swing); /1: no sensor domain
     clean = ppg.rhythm != NOISE
     return {f"{tag} clean": ppg.x[clean, 0], f"{tag} noise": ppg.x[~clean, 0]}
 
