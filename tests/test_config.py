@@ -14,11 +14,11 @@ def test_presets_load_and_layer_over_field_defaults():
     # the default preset resizes (data, epochs, teacher-only windows), trains the student's whole one-cycle schedule
     # and lets export fall back to QAT; everything else stays the field defaults
     d = load_config("default")
-    assert d.data.n_windows == 12000 and d.finetune.fit.epochs == 15 and d.distill.unlabelled == 12000
+    assert d.data.n_windows == 12000 and d.finetune.fit.epochs == 15 and d.distill.unlabelled == 24000
     base = PipelineConfig().distill
     fit = base.fit.__class__(**{**base.fit.__dict__, "epochs": 30, "patience": 0})
     assert d.finetune.fit.lr == PipelineConfig().finetune.fit.lr
-    assert d.distill == base.__class__(**{**base.__dict__, "unlabelled": 12000, "fit": fit})
+    assert d.distill == base.__class__(**{**base.__dict__, "unlabelled": 24000, "fit": fit})
     assert d.export == PipelineConfig().export.__class__(**{**PipelineConfig().export.__dict__, "qat": True})
 
 
