@@ -22,9 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 
 
-def _bandpass_export(root: Path) -> Path:
-    """A random s2k through the real exporter with the shipped student's band-pass preprocessing (input spec)."""
+def _bandpass_export(root: Path, hr_bins: bool = False) -> Path:
+    """A random s2k through the real exporter with the shipped student's band-pass preprocessing (input spec);
+    hr_bins: its HR head is a softmax over 64 bins (distill hr_mode = "bins", the default student's)."""
     import torch
+
+    from edgeppg.models.heads import hr_bins_head
 
     from edgeppg.config import ExportConfig
     from edgeppg.export import export_student
@@ -36,25 +39,28 @@ def _bandpass_export(root: Path) -> Path:
     assert inp["preprocessing"]["kind"] == "bandpass-zscore"
     raw = lambda w: w.with_x((w.x * 30 + 1000).astype(np.float32), normalised=False)  # noqa: E731
     torch.manual_seed(0)
-    ck = save_checkpoint(root / "s2k.safetensors", build_student(student_spec("s2k")).eval(), input_spec=inp)
+    spec = student_spec("s2k")
+    if hr_bins:
+        spec = student_spec("s2k", heads=tuple(hr_bins_head() if h.name == "hr" else h for h in spec.heads))
+    ck = save_checkpoint(root / "s2k.safetensors", build_student(spec).eval(), input_spec=inp)
     export_student(ck, root / "export", ExportConfig(calib_windows=32, allow_degradation=True),
                    data={"train": raw(toy_windows(64, 1)), "test": raw(toy_windows(24, 2))})
     return root / "export"
 
 
-@pytest.fixture(scope="module", params=["zscore", "bandpass"])
+@pytest.fixture(scope="module", params=["zscore", "bandpass", "bandpass-hrbins"])
 def lib_export(real_export_cached, tmp_path_factory, request):
     from edgeppg.firmware.library import write_library
 
     root = tmp_path_factory.mktemp("libexp")
-    if request.param == "bandpass":
-        d = _bandpass_export(root)
+    if request.param.startswith("bandpass"):
+        d = _bandpass_export(root, hr_bins=request.param.endswith("hrbins"))
     else:
         d = root / "export"
         shutil.copytree(real_export_cached, d)
     write_library(d)
     pre = json.loads((d / "manifest.json").read_text())["input"]["preprocessing"]["kind"]
-    assert pre == {"zscore": "zscore", "bandpass": "bandpass-zscore"}[request.param]
+    assert pre == {"zscore": "zscore", "bandpass": "bandpass-zscore", "bandpass-hrbins": "bandpass-zscore"}[request.param]
     return d
 
 
@@ -85,8 +91,13 @@ def test_library_files_are_listed_with_hashes_and_export_artifacts_untouched(lib
     h = (lib_export / "firmware" / "src" / "edgeppg.h").read_text()
     man = json.loads((lib_export / "manifest.json").read_text())
     hr = next(o for o in man["outputs"] if o["name"] == "hr")
-    assert f"#define EPPG_HR_MUL {float(hr['decode']['mul'])!r}" in h
-    assert f"#define EPPG_HR_ADD {float(hr['decode']['add'])!r}" in h
+    if hr["kind"] == "bins":
+        assert f"#define EPPG_HR_BINS {hr['n_out']}u" in h
+        c = (lib_export / "firmware" / "src" / "eppg_consts.c").read_text()
+        assert f"eppg_hr_centers[{hr['n_out']}] = {{" + ", ".join(map(repr, map(float, hr["decode"]["centers_bpm"]))) in c
+    else:
+        assert f"#define EPPG_HR_MUL {float(hr['decode']['mul'])!r}" in h
+        assert f"#define EPPG_HR_ADD {float(hr['decode']['add'])!r}" in h
     assert "malloc(" not in "".join(p.read_text() for p in (lib_export / "firmware" / "src").glob("*.c"))
 
 

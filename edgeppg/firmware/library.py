@@ -47,10 +47,18 @@ def _outputs(manifest: dict) -> dict[str, dict]:
     for name, o in outs.items():
         if name in ("hr", "rr"):
             d = o.get("decode") or {}
-            if o.get("kind") != "regression" or d.get("kind") != "affine":
+            affine = o.get("kind") == "regression" and d.get("kind") == "affine"
+            bins = (o.get("kind") == "bins" and d.get("kind") == "bins"
+                    and len(_centers(d)) == int(o.get("n_out", -1)) > 0)
+            if not (affine or bins):
                 raise EdgePPGError(f"output {name!r} is decoded as {o.get('kind')}/{d.get('kind')}; the C library "
-                                   "decodes affine regression heads only")
+                                   "decodes affine regression and softmax-over-bins heads only")
     return outs
+
+
+def _centers(decode: dict) -> list[float]:
+    """A bins head's centers (manifest decode `centers_<unit>`)."""
+    return next((list(v) for k, v in decode.items() if k.startswith("centers")), [])
 
 
 def quality_constants(fs_hz: float, n: int) -> dict[str, float]:
@@ -119,9 +127,14 @@ def header(manifest: dict, gen, hop_samples: int) -> str:
             continue
         L += [f"#define EPPG_{key}_OUTPUT {int(o['index'])}u", f"#define EPPG_{key}_SCALE {_f32(o['scale'])}",
               f"#define EPPG_{key}_ZERO_POINT {int(o['zero_point'])}"]
-        if key != "RHYTHM":
+        if key != "RHYTHM" and o["decode"]["kind"] == "bins":
+            n_bins = len(_centers(o["decode"]))
+            L += [f"#define EPPG_{key}_BINS {n_bins}u /* value = softmax-weighted mean of the centers ({o.get('unit', '')}) */",
+                  f"extern const double eppg_{key.lower()}_centers[{n_bins}];"]
+        elif key != "RHYTHM":
             d = o["decode"]
-            L += [f"#define EPPG_{key}_MUL {_f64(d['mul'])}", f"#define EPPG_{key}_ADD {_f64(d['add'])} /* {o.get('unit', '')} */"]
+            L += [f"#define EPPG_{key}_BINS 0u", f"#define EPPG_{key}_MUL {_f64(d['mul'])}",
+                  f"#define EPPG_{key}_ADD {_f64(d['add'])} /* {o.get('unit', '')} */"]
     L += [f"#define EPPG_NUM_CLASSES {max(len(labels), 1)}u",
           f"#define EPPG_HAS_NOISE_CLASS {int(noise >= 0)}",
           f"#define EPPG_NOISE_CLASS {max(noise, 0)}u",
@@ -159,8 +172,12 @@ def consts_c(manifest: dict) -> str:
     from edgeppg.preprocess import from_input_spec
 
     pre = from_input_spec(manifest.get("input"))
-    rh = _outputs(manifest).get("rhythm")
+    outs = _outputs(manifest)
+    rh = outs.get("rhythm")
     labels = list(rh.get("labels") or []) if rh else ["none"]
+    centers = "".join(f"const double eppg_{k}_centers[{len(_centers(o['decode']))}] = {{"
+                      + ", ".join(_f64(v) for v in _centers(o["decode"])) + "};\n"
+                      for k, o in outs.items() if k in ("hr", "rr") and o["decode"]["kind"] == "bins")
     sos = pre.sos() if pre.bandpass_hz is not None else np.zeros((1, 6))
     zi = pre.zi() if pre.bandpass_hz is not None else np.zeros((1, 2))
     rows = lambda a: ",\n".join("    {" + ", ".join(_f64(v) for v in r) + "}" for r in a)  # noqa: E731
@@ -168,7 +185,7 @@ def consts_c(manifest: dict) -> str:
             f"const double eppg_pre_sos[][6] = {{\n{rows(sos)}\n}};\n"
             f"const double eppg_pre_zi[][2] = {{\n{rows(zi)}\n}};\n"
             "const char *const eppg_class_names[EPPG_NUM_CLASSES] = {"
-            + ", ".join(json.dumps(str(s)) for s in labels) + "};\n")
+            + ", ".join(json.dumps(str(s)) for s in labels) + "};\n" + centers)
 
 
 def demo_c(window: np.ndarray) -> str:

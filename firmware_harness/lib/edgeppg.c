@@ -38,6 +38,24 @@ static float dequant(int8_t q, float scale, int32_t zp)
     return ((float)q - (float)zp) * scale; /* float32, as edgeppg.int8.fixedpoint.dequantize */
 }
 
+#if (EPPG_HAS_HR && EPPG_HR_BINS) || (EPPG_HAS_RR && EPPG_RR_BINS)
+/* A bins head: softmax-weighted mean of the centers, in double as edgeppg.models.heads.HeadSpec.decode */
+static float bins_mean(const int8_t *o, uint32_t n, float scale, int32_t zp, const double *centers)
+{
+    double zmax = -HUGE_VAL, sum = 0.0, acc = 0.0;
+    for (uint32_t j = 0; j < n; j++) {
+        double z = (double)dequant(o[j], scale, zp);
+        zmax = z > zmax ? z : zmax;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        double e = exp((double)dequant(o[j], scale, zp) - zmax);
+        sum += e;
+        acc += e * centers[j];
+    }
+    return (float)(acc / sum);
+}
+#endif
+
 /* Decode the outputs of the last invoke; the noise-class gate only (the signal checks need the raw window). */
 static void decode(eppg_result_t *r)
 {
@@ -64,12 +82,22 @@ static void decode(eppg_result_t *r)
 #endif
 #endif
 #if EPPG_HAS_HR
+#if EPPG_HR_BINS
+    r->hr_bpm = bins_mean(eppg_output(&eppg_model, EPPG_HR_OUTPUT), EPPG_HR_BINS, EPPG_HR_SCALE, EPPG_HR_ZERO_POINT,
+                          eppg_hr_centers);
+#else
     r->hr_bpm = (float)((double)dequant(eppg_output(&eppg_model, EPPG_HR_OUTPUT)[0], EPPG_HR_SCALE,
                                         EPPG_HR_ZERO_POINT) * EPPG_HR_MUL + EPPG_HR_ADD);
 #endif
+#endif
 #if EPPG_HAS_RR
+#if EPPG_RR_BINS
+    r->rr_bpm = bins_mean(eppg_output(&eppg_model, EPPG_RR_OUTPUT), EPPG_RR_BINS, EPPG_RR_SCALE, EPPG_RR_ZERO_POINT,
+                          eppg_rr_centers);
+#else
     r->rr_bpm = (float)((double)dequant(eppg_output(&eppg_model, EPPG_RR_OUTPUT)[0], EPPG_RR_SCALE,
                                         EPPG_RR_ZERO_POINT) * EPPG_RR_MUL + EPPG_RR_ADD);
+#endif
 #endif
     r->hr_valid = r->reason == EPPG_REASON_OK;
 }
