@@ -18,7 +18,7 @@ def test_presets_load_and_layer_over_field_defaults():
     base = PipelineConfig().distill
     fit = base.fit.__class__(**{**base.fit.__dict__, "epochs": 30, "patience": 0})
     assert d.finetune.fit.lr == PipelineConfig().finetune.fit.lr
-    assert d.distill == base.__class__(**{**base.__dict__, "unlabelled": 24000, "fit": fit})
+    assert d.distill == base.__class__(**{**base.__dict__, "unlabelled": 24000, "hr_mode": "bins", "fit": fit})
     assert d.export == PipelineConfig().export.__class__(**{**PipelineConfig().export.__dict__, "qat": True})
 
 
