@@ -36,6 +36,12 @@ def _pre_text(meta: dict) -> str:
             if bp else "per-window z-score")
 
 
+def _hr_text(d) -> str:
+    if d.hr_mode == "bins":
+        return f"HR as a softmax over 64 bins (30-220 BPM) on the teacher's HR as a Gaussian soft target (sigma {d.hr_sigma_bpm:g} BPM)"
+    return "HR regression"
+
+
 def real_section(student: Path, work: Path) -> str:
     """The card's real-PPG figures: this student (fp32), its teacher and the no-KD control, beside the
     classical estimators, on every installed labelled real source (`edgeppg eval --real`)."""
@@ -115,7 +121,7 @@ Produced by `tools/make_student.py` (the `default` preset's data, teacher, disti
 | teacher | ResNet1d-18 fine-tuned from `models/ecg-resnet18` (sha256 `{meta['parent_sha256']}`), {dm['teacher_params']} parameters |
 | export windows | `models/{name}.calib.npz`: the 256 calibration + 500 held-out windows `edgeppg export` uses (sha256 in the sidecar); `edgeppg export --student {name} --out DIR` needs no corpus |
 | data | synthetic paired corpus, {cfg.data.n_windows} windows, seed {cfg.data.seed} (`edgeppg data synth --n {cfg.data.n_windows} --seed {cfg.data.seed}`), split by record; corpus ppg.npz sha256 `{meta['data'].get('corpus_sha256')}` |
-| training | Hinton KD (T={cfg.distill.temperature}, alpha={cfg.distill.alpha}) + HR/RR regression, {cfg.distill.fit.epochs} epochs, seeds {list(cfg.distill.seeds)} |
+| training | Hinton KD (T={cfg.distill.temperature}, alpha={cfg.distill.alpha}) + {_hr_text(cfg.distill)}, {cfg.distill.unlabelled} teacher-only windows, {cfg.distill.fit.epochs} epochs, seeds {list(cfg.distill.seeds)} |
 
 ## Held-out synthetic PPG test split
 | model | rhythm macro-F1 | HR MAE (BPM) |
