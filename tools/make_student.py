@@ -38,7 +38,11 @@ def _pre_text(meta: dict) -> str:
 
 def _hr_text(d) -> str:
     if d.hr_mode == "bins":
-        return f"HR as a softmax over 64 bins (30-220 BPM) on the teacher's HR as a Gaussian soft target (sigma {d.hr_sigma_bpm:g} BPM)"
+        from edgeppg.models.heads import hr_bins_head
+
+        h = hr_bins_head()  # the head distill builds for hr_mode "bins"
+        return (f"HR as a softmax over {h.n_out} bins ({h.centers[0]:g}-{h.centers[-1]:g} BPM) on the teacher's HR "
+                f"as a Gaussian soft target (sigma {d.hr_sigma_bpm:g} BPM)")
     return "HR regression"
 
 

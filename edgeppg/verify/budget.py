@@ -29,7 +29,7 @@ from edgeppg.errors import EdgePPGError, unknown_name
 from edgeppg.verify.artifacts import verify_artifacts
 from edgeppg.verify.measure import VERIFY_JSON, VerifyConfig, default_out_dir, load_fresh, verify_export
 from edgeppg.verify.report import table
-from edgeppg.verify.targets import PROFILES
+from edgeppg.verify.targets import PROFILES, TFLM_FLASH_SOURCE, TFLM_RAM_SOURCE
 
 # section -> key -> (type, direction "max"/"min"/"bool", path into verify.json, unit)
 _SPEC: dict[str, dict[str, tuple[type, str, tuple[str, ...], str]]] = {
@@ -202,9 +202,9 @@ def _lookup(d: dict, path: tuple[str, ...]) -> Any:
 # where each gated figure comes from: measured, or an estimate (and of what), so no reader takes one for the other
 _SOURCES: dict[tuple[str, ...], str] = {
     ("model", "model_bytes"): "measured: .tflite bytes",
-    ("flash_bytes",): "estimate: model bytes + TFLM runtime",  # a verify.json without flash_source (see _source)
+    ("flash_bytes",): TFLM_FLASH_SOURCE,  # a verify.json without flash_source (see _source)
     ("arena_bytes",): "measured: smallest TFLM arena that runs",
-    ("ram_bytes",): "estimate: measured arena + runtime overhead",
+    ("ram_bytes",): TFLM_RAM_SOURCE,
     ("tflm_vs_litert_ref_max_lsb",): "measured: TFLM vs LiteRT reference kernels",
 }
 
@@ -230,8 +230,6 @@ def _source(verify: dict, vpath: tuple[str, ...]) -> str:
 
 def _target_memory_source(t: Any, key: str) -> str:
     """A target's free flash/RAM (or fits): the board's total minus the primary figure, named by its source."""
-    from edgeppg.verify.targets import TFLM_FLASH_SOURCE, TFLM_RAM_SOURCE
-
     t = t if isinstance(t, dict) else {}
     flash = str(t.get("flash_source") or TFLM_FLASH_SOURCE)  # a verify.json from before: the TFLM estimate
     ram = str(t.get("ram_source") or TFLM_RAM_SOURCE)

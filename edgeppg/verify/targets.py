@@ -95,8 +95,7 @@ def memory_figures(tflm_flash: int, tflm_ram: int, image: dict | None) -> dict[s
     why = (image or {}).get("reason") or "not built"
     return {"flash_bytes": int(tflm_flash), "ram_bytes": int(tflm_ram),
             "flash_source": f"{TFLM_FLASH_SOURCE} (no C library image: {why})",
-            "ram_source": f"{TFLM_RAM_SOURCE} (no C library image: {why})", "board": None, "missing": why,
-            "tflm_estimate": tflm}
+            "ram_source": f"{TFLM_RAM_SOURCE} (no C library image: {why})", "board": None, "tflm_estimate": tflm}
 
 
 # ---------------------------------------------------------------- firmware-harness measurement
@@ -176,12 +175,12 @@ def target_estimates(macs: int, flash_bytes: int, ram_bytes: int, bench: dict[st
     the board it was built for. Every other profile keeps the TFLM estimate, and each entry names its source."""
     out = {}
     for name, p in PROFILES.items():
-        if memory is not None and memory.get("board") == name:
+        if memory is not None and memory.get("board") in (name, None):
+            # the image's own board, or no image at all: verify's primary figures, which already name their source
             used_flash, used_ram = int(memory["flash_bytes"]), int(memory["ram_bytes"])
             flash_src, ram_src = str(memory["flash_source"]), str(memory["ram_source"])
         else:
-            why = ("" if memory is None else f" (C library image built for {memory['board']} only)"
-                   if memory.get("board") else f" (no C library image: {memory.get('missing') or 'not built'})")
+            why = "" if memory is None else f" (C library image built for {memory['board']} only)"
             used_flash, used_ram = int(flash_bytes), int(ram_bytes)
             flash_src, ram_src = TFLM_FLASH_SOURCE + why, TFLM_RAM_SOURCE + why
         b = _bench_for(p, bench)
